@@ -1,0 +1,54 @@
+# erp-elt: two commands on a fresh clone.
+#   make demo   installs everything, runs the demo client end to end, shows what landed
+#   make test   runs every test (the CI entry point: .ci/run)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+UV := $(BIN)/uv
+STAMP := $(VENV)/.installed
+PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+export MELTANO_CLI_DISABLE_VERSION_CHECK := true
+export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
+
+.PHONY: setup demo test lint format bench services services-stop clean
+
+setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
+
+$(STAMP): requirements.txt meltano.yml $(wildcard clients/*.yml) $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(UV) || $(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) pip install --quiet --python $(PY) -r requirements.txt
+	$(UV) pip install --quiet --python $(PY) --no-deps $(foreach p,$(PACKAGES),-e ./$(p))
+	$(BIN)/meltano install
+	@touch $(STAMP)
+
+demo: setup  ## Sandbox ERP + local S3 -> meltano run tap-erp target-s3 -> what landed
+	$(PY) scripts/demo.py
+
+test: setup  ## Every test: lint, unit tests of each package, end-to-end tests
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(PY) -m pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup  ## Throughput and memory of every contender (see bench/RESULTS.md)
+	$(PY) bench/run.py
+
+services: setup  ## Keep the sandbox ERP (:8765) and local S3 (:5555) running in the background
+	$(PY) scripts/services.py start
+
+services-stop:
+	$(PY) scripts/services.py stop
+
+clean:
+	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""The checks: row counts against the previous check, null rates, duplicate keys."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from erp_quality.lake import Lake
+from erp_quality.rules import Rules, StreamRule
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+
+
+@dataclass
+class Finding:
+    """One check's outcome on one stream."""
+
+    stream: str
+    check: str
+    level: str
+    detail: str
+
+
+@dataclass
+class StreamMetrics:
+    """What the checks measured on one stream."""
+
+    stream: str
+    rows: int
+    distinct_keys: int
+    duplicate_versions: int
+    null_rates: dict[str, float]
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, list[Finding]]:
+    """Measure one stream; columns the rules name but the table lacks are errors."""
+    columns = set(lake.columns(stream))
+    findings = [
+        Finding(stream, "columns", ERROR, f"column {c!r} is missing")
+        for c in [*rule.primary_key, *rule.not_null]
+        if c not in columns
+    ]
+    key = [c for c in rule.primary_key if c in columns]
+    version = [rule.version_column] if rule.version_column in columns else []
+    nulls = [c for c in rule.not_null if c in columns]
+    table = lake.table(stream)
+    key_sql = ", ".join(_quoted(c) for c in key) or "1"
+    version_sql = ", ".join(_quoted(c) for c in key + version) or "1"
+    null_sql = "".join(
+        f", avg(CASE WHEN {_quoted(c)} IS NULL THEN 1.0 ELSE 0.0 END)" for c in nulls
+    )
+    (row,) = lake.query(f"SELECT count(*){null_sql} FROM {table}")
+    (keys,) = lake.query(f"SELECT count(*) FROM (SELECT DISTINCT {key_sql} FROM {table})")
+    (versions,) = lake.query(f"SELECT count(*) FROM (SELECT DISTINCT {version_sql} FROM {table})")
+    rows = int(row[0])
+    metrics = StreamMetrics(
+        stream=stream,
+        rows=rows,
+        distinct_keys=int(keys[0]),
+        duplicate_versions=rows - int(versions[0]),
+        null_rates={c: float(v or 0.0) for c, v in zip(nulls, row[1:], strict=True)},
+    )
+    return metrics, findings
+
+
+def judge(
+    metrics: StreamMetrics, rule: StreamRule, rules: Rules, previous_rows: int | None
+) -> list[Finding]:
+    """Turn measurements into findings."""
+    s = metrics.stream
+    out: list[Finding] = []
+    if metrics.duplicate_versions:
+        out.append(
+            Finding(s, "duplicates", ERROR, f"{metrics.duplicate_versions} rows landed twice")
+        )
+    else:
+        out.append(Finding(s, "duplicates", OK, "every key and version landed once"))
+    for column, rate in metrics.null_rates.items():
+        if rate > rules.max_null_rate:
+            level = ERROR if column in rule.primary_key else WARNING
+            out.append(Finding(s, "nulls", level, f"{column}: {rate:.1%} null"))
+    if not any(f.check == "nulls" for f in out):
+        out.append(Finding(s, "nulls", OK, f"{len(metrics.null_rates)} key columns filled"))
+    if previous_rows is None:
+        out.append(Finding(s, "row count", OK, f"{metrics.rows} rows (first check)"))
+    elif previous_rows and metrics.rows < previous_rows * (1 - rules.max_row_drop):
+        drop = 1 - metrics.rows / previous_rows
+        detail = f"{metrics.rows} rows, {drop:.0%} fewer than {previous_rows} at the last check"
+        out.append(Finding(s, "row count", WARNING, detail))
+    else:
+        out.append(Finding(s, "row count", OK, f"{metrics.rows} rows (last check {previous_rows})"))
+    return out
+
+
+def run_checks(
+    lake: Lake, rules: Rules, previous: dict[str, int]
+) -> tuple[list[StreamMetrics], list[Finding]]:
+    """Check every stream that has data or rules."""
+    present = set(lake.streams())
+    all_metrics: list[StreamMetrics] = []
+    findings: list[Finding] = []
+    for stream in sorted(present | set(rules.streams)):
+        rule = rules.streams.get(stream)
+        if stream not in present:
+            findings.append(Finding(stream, "present", WARNING, "no data landed yet"))
+            continue
+        if rule is None:
+            findings.append(Finding(stream, "rules", WARNING, "no rules for this stream"))
+            continue
+        metrics, found = measure(lake, stream, rule)
+        all_metrics.append(metrics)
+        findings.extend(found)
+        findings.extend(judge(metrics, rule, rules, previous.get(stream)))
+    return all_metrics, findings
+
+
+def as_report(run_id: str, metrics: list[StreamMetrics], findings: list[Finding]) -> dict:
+    """The JSON document stored beside the data."""
+    return {
+        "run_id": run_id,
+        "status": "failed" if any(f.level == ERROR for f in findings) else "passed",
+        "streams": {m.stream: asdict(m) for m in metrics},
+        "findings": [asdict(f) for f in findings],
+    }
