@@ -1,0 +1,457 @@
+"""The Starlette application: data, token, metadata, admin and health endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from erp_sandbox.auth import DEFAULT_TOKEN_TTL, TokenStore, authenticate, parse_token_request
+from erp_sandbox.faults import ERROR_CODES, Decision, FaultError, Faults
+from erp_sandbox.generator import US
+from erp_sandbox.paging import BadRequestError, ListQuery, encode_cursor, parse_list
+from erp_sandbox.schema import BY_PATH, ENTITIES, Entity, metadata
+from erp_sandbox.store import ChangeError, TenantStore
+from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
+
+DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
+JSON = "application/json"
+PAGE_CACHE_BYTES = 512 * 1024 * 1024
+PREFETCH_MIN_LIMIT = 500
+#: Render the next page of a bulk reader ahead of time in a worker thread (opt-in:
+#: ERP_SANDBOX_PREFETCH=1); it only pays off when a spare core is idle.
+PREFETCH = os.environ.get("ERP_SANDBOX_PREFETCH", "0") == "1"
+
+
+def parse_clock(text: str) -> int:
+    """ISO 8601 clock (offset or Z; naive means UTC) -> epoch microseconds."""
+    dt = datetime.fromisoformat(text)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    d = dt.astimezone(UTC).replace(tzinfo=None) - datetime(1970, 1, 1)
+    return (d.days * 86_400 + d.seconds) * US + d.microseconds
+
+
+def _json(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, headers=headers, media_type=JSON)
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status, headers)
+
+
+class DropResponse(Response):
+    """Sends the headers and part of the body, then lets the connection be cut."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Announce the full length, send half of it and return without finishing."""
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        part = self.body[: len(self.body) // 2]
+        await send({"type": "http.response.body", "body": part, "more_body": True})
+        # Returning before the body is complete makes the server close the socket.
+
+
+class _QuietIncomplete(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+@dataclass
+class TenantState:
+    """Everything live about one tenant."""
+
+    tenant: Tenant
+    store: TenantStore
+    faults: Faults = field(default_factory=Faults)
+    tokens: TokenStore = field(default_factory=TokenStore)
+    requests: dict[str, int] = field(default_factory=lambda: {"data": 0, "token": 0})
+
+
+class PageCache:
+    """A bounded LRU of rendered page bodies, keyed by query and data version."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.items: OrderedDict[tuple[Any, ...], tuple[bytes, Any, bool]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[bytes, Any, bool] | None:
+        """A cached (rows JSON, last position, has_more), if any."""
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], value: tuple[bytes, Any, bool]) -> None:
+        """Remember a page, evicting the least recently used ones."""
+        if len(value[0]) > self.max_bytes // 4:
+            return
+        with self.lock:
+            old = self.items.pop(key, None)
+            if old is not None:
+                self.size -= len(old[0])
+            self.items[key] = value
+            self.size += len(value[0])
+            while self.size > self.max_bytes and self.items:
+                _, gone = self.items.popitem(last=False)
+                self.size -= len(gone[0])
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self.lock:
+            self.items.clear()
+            self.size = 0
+
+
+class Sandbox:
+    """Server-wide state: the configured tenants, resettable to the start."""
+
+    def __init__(
+        self,
+        seed: int,
+        orders: int,
+        tenants: list[str],
+        clock: str,
+        cache_bytes: int = PAGE_CACHE_BYTES,
+    ) -> None:
+        self.seed = seed
+        self.orders = orders
+        self.tenant_names = tenants
+        self.clock_us = parse_clock(clock)
+        self.cache = PageCache(cache_bytes)
+        self.generation = 0
+        self.prefetching: tuple[tuple[Any, ...], asyncio.Future[Any]] | None = None
+        self.tenants: dict[str, TenantState] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state at start."""
+        self.generation += 1
+        self.cache.clear()
+        self.tenants = {
+            t.name: TenantState(t, TenantStore(self.seed, t, self.orders, self.clock_us))
+            for t in resolve_tenants(self.tenant_names)
+        }
+
+
+def _tenant(request: Request) -> TenantState:
+    sandbox: Sandbox = request.app.state.sandbox
+    ts = sandbox.tenants.get(request.path_params["tenant"])
+    if ts is None:
+        raise HTTPException(404, f"unknown tenant {request.path_params['tenant']!r}")
+    return ts
+
+
+def _stream(name: str) -> Entity:
+    ent = ENTITIES.get(name)
+    if ent is None:
+        raise HTTPException(404, f"unknown entity {name!r}; known: {', '.join(ENTITIES)}")
+    return ent
+
+
+# -- data endpoints -------------------------------------------------------------------
+
+
+async def _gate(request: Request, ts: TenantState) -> tuple[Response | None, Decision]:
+    """Authentication and faults common to every data request."""
+    ts.requests["data"] += 1
+    failure = authenticate(ts.tenant, request.headers, ts.tokens)
+    if failure is not None:
+        hdrs = {"WWW-Authenticate": failure.www_authenticate}
+        return _error(401, "unauthorized", failure.message, hdrs), Decision()
+    decision = ts.faults.on_data_request()
+    if decision.mutate is not None:
+        ts.store.advance(decision.mutate)
+    if decision.delay:
+        await asyncio.sleep(decision.delay)
+    if decision.status == 429:
+        ra = decision.retry_after or 0
+        hdrs = {"Retry-After": str(int(ra)) if float(ra).is_integer() else str(ra)}
+        return _error(429, "rate_limited", "too many requests; retry later", hdrs), decision
+    if decision.status is not None:
+        code = ERROR_CODES.get(decision.status, "error")
+        return _error(decision.status, code, "injected server error"), decision
+    return None, decision
+
+
+def _deliver(body: bytes, decision: Decision) -> Response:
+    if decision.drop:
+        return DropResponse(body, media_type=JSON)
+    if decision.malformed:
+        return Response(body[: max(1, len(body) // 2)], media_type=JSON)
+    return Response(body, media_type=JSON)
+
+
+def _page_key(sandbox: Sandbox, ts: TenantState, ent: Entity, q: ListQuery) -> tuple[Any, ...]:
+    v = ts.store.data_version
+    return (
+        sandbox.generation,
+        ts.tenant.name,
+        ent.stream,
+        v,
+        q.since,
+        q.before,
+        q.offset,
+        q.after,
+        q.limit,
+    )
+
+
+def _render_page(ts: TenantState, ent: Entity, q: ListQuery) -> tuple[bytes, Any, bool]:
+    page = ts.store.select(
+        ent.stream, since=q.since, before=q.before, offset=q.offset, after=q.after, limit=q.limit
+    )
+    return orjson.dumps(page.rows), page.last, page.has_more
+
+
+def _page_rows(
+    sandbox: Sandbox, ts: TenantState, ent: Entity, q: ListQuery
+) -> tuple[bytes, Any, bool]:
+    key = _page_key(sandbox, ts, ent, q)
+    hit = sandbox.cache.get(key)
+    if hit is not None:
+        return hit
+    value = _render_page(ts, ent, q)
+    sandbox.cache.put(key, value)
+    return value
+
+
+def _prefetch(
+    sandbox: Sandbox, ts: TenantState, ent: Entity, q: ListQuery, key: tuple[Any, ...]
+) -> None:
+    """Render a page into the cache in a worker thread (bulk readers page ahead).
+
+    The store's data_version is odd while an `advance` runs; a page rendered
+    while it changed is thrown away, so the cache never holds a stale page.
+    """
+    try:
+        if key[3] % 2 or sandbox.cache.get(key) is not None:
+            return
+        value = _render_page(ts, ent, q)
+        if _page_key(sandbox, ts, ent, q) == key and sandbox.generation == key[0]:
+            sandbox.cache.put(key, value)
+    except Exception:  # a failed guess is simply not cached
+        logging.getLogger(__name__).debug("prefetch failed", exc_info=True)
+
+
+def _schedule_prefetch(
+    sandbox: Sandbox, ts: TenantState, ent: Entity, q: ListQuery, page: tuple[Any, bool]
+) -> None:
+    last, has_more = page
+    if not has_more or q.limit < PREFETCH_MIN_LIMIT or sandbox.prefetching or not PREFETCH:
+        return
+    if q.after is not None or (q.offset is None and last is not None):
+        nq = ListQuery(limit=q.limit, since=q.since, before=q.before, after=last)
+    elif q.offset is not None:
+        nq = ListQuery(
+            limit=q.limit,
+            since=q.since,
+            before=q.before,
+            offset=q.offset + q.limit,
+            page=None if q.page is None else q.page + 1,
+        )
+    else:
+        return
+    key = _page_key(sandbox, ts, ent, nq)
+    fut = asyncio.get_running_loop().run_in_executor(None, _prefetch, sandbox, ts, ent, nq, key)
+    sandbox.prefetching = (key, fut)
+
+    def done(_f: asyncio.Future[Any]) -> None:
+        if sandbox.prefetching is not None and sandbox.prefetching[1] is fut:
+            sandbox.prefetching = None
+
+    fut.add_done_callback(done)
+
+
+async def list_entity(request: Request) -> Response:
+    """GET /{tenant}/api/v1/{entity}."""
+    ts = _tenant(request)
+    ent = BY_PATH.get(request.path_params["entity"])
+    if ent is None:
+        raise HTTPException(404, f"unknown entity {request.path_params['entity']!r}")
+    refused, decision = await _gate(request, ts)
+    if refused is not None:
+        return refused
+    try:
+        q = parse_list(ts.tenant.paging, ent, request.query_params.multi_items())
+    except BadRequestError as exc:
+        return _error(400, "bad_request", str(exc))
+    sandbox: Sandbox = request.app.state.sandbox
+    if sandbox.prefetching is not None and sandbox.prefetching[0] == _page_key(sandbox, ts, ent, q):
+        await asyncio.shield(sandbox.prefetching[1])  # the page is being rendered already
+    rows_json, last, has_more = _page_rows(sandbox, ts, ent, q)
+    _schedule_prefetch(sandbox, ts, ent, q, (last, has_more))
+    style = ts.tenant.paging
+    if style == CURSOR:
+        nxt = None
+        if has_more and last is not None:
+            base = str(request.base_url)
+            nxt = f"{base}{ts.tenant.name}/api/v1/{ent.path}?cursor={encode_cursor(ent, q, last)}"
+        tail = b',"next":' + orjson.dumps(nxt) + b"}"
+    elif style == PAGE:
+        tail = b',"page":%d,"has_more":%s}' % (q.page or 1, b"true" if has_more else b"false")
+    else:
+        tail = b"}"
+    return _deliver(b'{"value":' + rows_json + tail, decision)
+
+
+async def get_metadata(request: Request) -> Response:
+    """GET /{tenant}/api/v1/$metadata."""
+    ts = _tenant(request)
+    refused, decision = await _gate(request, ts)
+    if refused is not None:
+        return refused
+    return _deliver(orjson.dumps(metadata(ts.tenant)), decision)
+
+
+async def token(request: Request) -> Response:
+    """POST /{tenant}/oauth/token (client credentials)."""
+    ts = _tenant(request)
+    if not ts.tenant.oauth_clients:
+        raise HTTPException(404, f"tenant {ts.tenant.name!r} does not issue OAuth2 tokens")
+    ts.requests["token"] += 1
+    grant, client_id, secret = parse_token_request(await request.body(), request.headers)
+    if grant is None:
+        return _json({"error": "invalid_request", "error_description": "grant_type missing"}, 400)
+    if grant != "client_credentials":
+        return _json({"error": "unsupported_grant_type"}, 400)
+    if (client_id, secret) not in ts.tenant.oauth_clients:
+        hdrs = {"WWW-Authenticate": f'Basic realm="{ts.tenant.name}"'}
+        return _json({"error": "invalid_client"}, 401, hdrs)
+    ttl = ts.faults.token_ttl
+    ttl = DEFAULT_TOKEN_TTL if ttl is None else ttl
+    access = ts.tokens.issue(ttl)
+    expires = int(ttl) if float(ttl).is_integer() else ttl
+    body = {"access_token": access, "token_type": "Bearer", "expires_in": expires}
+    return _json(body, headers={"Cache-Control": "no-store"})
+
+
+# -- admin ---------------------------------------------------------------------
+
+
+async def health(request: Request) -> Response:
+    """GET /_health."""
+    return _json({"status": "ok"})
+
+
+async def admin_stats(request: Request) -> Response:
+    """GET /_admin/{tenant}/stats."""
+    ts = _tenant(request)
+    return _json(
+        {
+            "clock": ts.store.clock_iso(),
+            "counts": ts.store.counts(),
+            "requests": dict(ts.requests),
+            "faults": ts.faults.settings,
+        }
+    )
+
+
+async def admin_records(request: Request) -> Response:
+    """GET /_admin/{tenant}/records/{entity} as JSON lines."""
+    ts = _tenant(request)
+    ent = _stream(request.path_params["entity"])
+    opt = orjson.OPT_APPEND_NEWLINE
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for rows in ts.store.iter_all(ent.stream):
+            yield b"".join([orjson.dumps(r, option=opt) for r in rows])
+            await asyncio.sleep(0)
+
+    return StreamingResponse(chunks(), media_type="application/x-ndjson")
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HTTPException(400, "the body is not valid JSON") from None
+
+
+async def admin_advance(request: Request) -> Response:
+    """POST /_admin/{tenant}/advance."""
+    ts = _tenant(request)
+    body = await _json_body(request)
+    try:
+        result = ts.store.advance(body)
+    except ChangeError as exc:
+        return _error(400, "bad_request", str(exc))
+    return _json(result)
+
+
+async def admin_faults(request: Request) -> Response:
+    """PUT /_admin/{tenant}/faults."""
+    ts = _tenant(request)
+    body = await _json_body(request)
+    try:
+        ts.faults.replace(body)
+    except FaultError as exc:
+        return _error(400, "bad_request", str(exc))
+    return _json({"faults": ts.faults.settings})
+
+
+async def admin_revoke(request: Request) -> Response:
+    """POST /_admin/{tenant}/revoke-tokens."""
+    ts = _tenant(request)
+    n = len(ts.tokens.tokens)
+    ts.tokens.revoke_all()
+    return _json({"revoked": n})
+
+
+async def admin_reset(request: Request) -> Response:
+    """POST /_admin/reset."""
+    request.app.state.sandbox.reset()
+    return _json({"status": "reset"})
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+    return _error(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
+
+
+def create_app(
+    seed: int = 42,
+    orders: int = 2000,
+    tenants: list[str] | None = None,
+    clock: str = DEFAULT_CLOCK,
+    cache_mb: int = PAGE_CACHE_BYTES >> 20,
+) -> Starlette:
+    """Build the ASGI application."""
+    logging.getLogger("uvicorn.error").addFilter(_QuietIncomplete())
+    routes = [
+        Route("/_health", health),
+        Route("/_admin/reset", admin_reset, methods=["POST"]),
+        Route("/_admin/{tenant}/stats", admin_stats),
+        Route("/_admin/{tenant}/records/{entity}", admin_records),
+        Route("/_admin/{tenant}/advance", admin_advance, methods=["POST"]),
+        Route("/_admin/{tenant}/faults", admin_faults, methods=["PUT"]),
+        Route("/_admin/{tenant}/revoke-tokens", admin_revoke, methods=["POST"]),
+        Route("/{tenant}/oauth/token", token, methods=["POST"]),
+        Route("/{tenant}/api/v1/$metadata", get_metadata),
+        Route("/{tenant}/api/v1/{entity}", list_entity),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    app.state.sandbox = Sandbox(
+        seed, orders, tenants or ["acme", "globex", "initech"], clock, cache_mb << 20
+    )
+    return app

@@ -1,0 +1,127 @@
+"""Tenant configuration as data: auth, paging style, time zone, custom fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Paging styles a tenant can serve.
+OFFSET = "offset"
+CURSOR = "cursor"
+PAGE = "page"
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """A tenant-specific `U_` field on one entity."""
+
+    name: str
+    type: str  # string | integer | decimal | boolean | date
+    label: str
+    scale: int | None = None
+    # Which value source the generator uses (see generator.custom_values).
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """One client company's ERP as the sandbox serves it."""
+
+    name: str
+    paging: str
+    utc_offset_minutes: int
+    api_keys: tuple[str, ...] = ()
+    bearer_tokens: tuple[str, ...] = ()
+    basic: tuple[tuple[str, str], ...] = ()
+    oauth_clients: tuple[tuple[str, str], ...] = ()
+    custom_fields: dict[str, tuple[CustomField, ...]] = field(default_factory=dict)
+
+    @property
+    def offset_suffix(self) -> str:
+        """The `+HH:MM` suffix of this tenant's timestamps."""
+        m = self.utc_offset_minutes
+        sign = "+" if m >= 0 else "-"
+        m = abs(m)
+        return f"{sign}{m // 60:02d}:{m % 60:02d}"
+
+    @property
+    def auth_kinds(self) -> list[str]:
+        """Names of the authentication kinds this tenant accepts."""
+        kinds = []
+        if self.api_keys:
+            kinds.append("api_key")
+        if self.bearer_tokens:
+            kinds.append("bearer")
+        if self.basic:
+            kinds.append("basic")
+        if self.oauth_clients:
+            kinds.append("oauth2_client_credentials")
+        return kinds
+
+    def custom(self, entity: str) -> tuple[CustomField, ...]:
+        """Custom fields of an entity (stream name)."""
+        return self.custom_fields.get(entity, ())
+
+
+TENANTS: dict[str, Tenant] = {
+    "acme": Tenant(
+        name="acme",
+        paging=OFFSET,
+        utc_offset_minutes=120,
+        api_keys=("acme-key-123",),
+        bearer_tokens=("acme-pat-123",),
+        custom_fields={
+            "customers": (
+                CustomField("U_Segment", "string", "Segment", source="segment"),
+                CustomField("U_LoyaltyTier", "integer", "Loyalty tier", source="tier"),
+            ),
+            "products": (
+                CustomField("U_Color", "string", "Color", source="color"),
+                CustomField("U_WeightKg", "decimal", "Weight (kg)", scale=3, source="weight"),
+                CustomField("U_Voltage", "integer", "Voltage", source="voltage"),
+            ),
+            "inventory": (
+                CustomField("U_BinLocation", "string", "Bin location", source="bin"),
+                CustomField("U_ShelfLifeDays", "integer", "Shelf life (days)", source="shelf"),
+            ),
+        },
+    ),
+    "globex": Tenant(
+        name="globex",
+        paging=CURSOR,
+        utc_offset_minutes=-300,
+        oauth_clients=(("globex-client", "globex-secret"),),
+        custom_fields={
+            "customers": (
+                CustomField("U_AccountManager", "string", "Account manager", source="manager"),
+            ),
+            "products": (
+                CustomField("U_Material", "string", "Material", source="material"),
+                CustomField("U_LengthMm", "decimal", "Length (mm)", scale=1, source="length"),
+                CustomField("U_Hazardous", "boolean", "Hazardous", source="hazardous"),
+                CustomField("U_CertifiedOn", "date", "Certified on", source="certified"),
+            ),
+            "inventory": (
+                CustomField("U_StorageClass", "string", "Storage class", source="storage"),
+            ),
+        },
+    ),
+    "initech": Tenant(
+        name="initech",
+        paging=PAGE,
+        utc_offset_minutes=0,
+        basic=(("initech", "initech-pass"),),
+        custom_fields={
+            "products": (CustomField("U_Grade", "string", "Grade", source="grade"),),
+        },
+    ),
+}
+
+
+def resolve_tenants(names: list[str]) -> list[Tenant]:
+    """Look up tenants by name; raises ValueError for an unknown one."""
+    out = []
+    for name in names:
+        if name not in TENANTS:
+            raise ValueError(f"unknown tenant {name!r}; known: {', '.join(TENANTS)}")
+        out.append(TENANTS[name])
+    return out

@@ -1,0 +1,182 @@
+"""Run a sandbox server in a subprocess for tests and benchmarks.
+
+Uses only the standard library and `requests`::
+
+    with sandbox_server(orders=2000) as sb:
+        sb.advance("acme", seconds=60, new_orders=5)
+        rows = sb.records("acme", "sales_orders")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import requests
+
+DEFAULT_TENANTS = ("acme", "globex", "initech")
+
+#: Credentials of the built-in tenants, for clients under test.
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "acme": {"api_key": "acme-key-123", "bearer_token": "acme-pat-123"},
+    "globex": {"client_id": "globex-client", "client_secret": "globex-secret"},
+    "initech": {"username": "initech", "password": "initech-pass"},
+}
+
+
+def free_port() -> int:
+    """A currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SandboxServer:
+    """Handle on a running sandbox server: its URL and admin helpers."""
+
+    def __init__(self, url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log_path = log_path
+        self.session = requests.Session()
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    def tenant_url(self, tenant: str) -> str:
+        """Base URL of a tenant, e.g. http://127.0.0.1:PORT/acme."""
+        return f"{self.url}/{tenant}"
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        resp = self.session.request(method, f"{self.url}/_admin/{path}", json=body, timeout=60)
+        resp.raise_for_status()
+        return resp.json()
+
+    def stats(self, tenant: str) -> dict[str, Any]:
+        """Clock, row counts and request counters of a tenant."""
+        return self._admin("GET", f"{tenant}/stats")
+
+    def records(self, tenant: str, entity: str) -> list[dict[str, Any]]:
+        """Every current row of an entity (stream name), ordered by primary key."""
+        url = f"{self.url}/_admin/{tenant}/records/{entity}"
+        resp = self.session.get(url, timeout=300)
+        resp.raise_for_status()
+        return [json.loads(line) for line in resp.text.splitlines() if line]
+
+    def advance(self, tenant: str, **change: Any) -> dict[str, Any]:
+        """Move the tenant clock and change data (see API.md); returns changed keys."""
+        return self._admin("POST", f"{tenant}/advance", change)
+
+    def set_faults(self, tenant: str, faults: dict[str, Any]) -> dict[str, Any]:
+        """Replace the fault settings of a tenant (`{}` clears them)."""
+        return self._admin("PUT", f"{tenant}/faults", faults)
+
+    def revoke_tokens(self, tenant: str) -> dict[str, Any]:
+        """Invalidate every OAuth2 token the tenant issued."""
+        return self._admin("POST", f"{tenant}/revoke-tokens")
+
+    def reset(self) -> dict[str, Any]:
+        """Back to the state at start (clock, data, faults, tokens, counters)."""
+        return self._admin("POST", "reset")
+
+    def auth_headers(self, tenant: str) -> dict[str, str]:
+        """Request headers that authenticate against a built-in tenant."""
+        import base64
+
+        if tenant == "acme":
+            return {"X-API-Key": CREDENTIALS["acme"]["api_key"]}
+        if tenant == "initech":
+            c = CREDENTIALS["initech"]
+            raw = base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
+            return {"Authorization": f"Basic {raw}"}
+        if tenant == "globex":
+            c = CREDENTIALS["globex"]
+            resp = self.session.post(
+                f"{self.url}/globex/oauth/token",
+                data={"grant_type": "client_credentials", **c},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+        raise ValueError(f"no built-in credentials for tenant {tenant!r}")
+
+    def log(self) -> str:
+        """What the server process wrote to stdout/stderr so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server process (terminate, then kill)."""
+        self.session.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def sandbox_server(
+    orders: int = 2000,
+    seed: int = 42,
+    port: int | None = None,
+    tenants: Iterable[str] | str = DEFAULT_TENANTS,
+    *,
+    clock: str | None = None,
+    startup_timeout: float = 30.0,
+) -> Iterator[SandboxServer]:
+    """Start `python -m erp_sandbox serve` on 127.0.0.1, wait until healthy, yield a handle."""
+    port = port or free_port()
+    names = tenants if isinstance(tenants, str) else ",".join(tenants)
+    cmd = [
+        sys.executable,
+        "-m",
+        "erp_sandbox",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--seed",
+        str(seed),
+        "--orders",
+        str(orders),
+        "--tenants",
+        names,
+    ]
+    if clock is not None:
+        cmd += ["--clock", clock]
+    fd, log_name = tempfile.mkstemp(prefix="erp-sandbox-", suffix=".log")
+    log_path = Path(log_name)
+    with os.fdopen(fd, "wb") as log_file:
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+    server = SandboxServer(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"erp-sandbox exited with {proc.returncode}:\n{server.log()}")
+            try:
+                if requests.get(f"{server.url}/_health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"erp-sandbox did not become healthy:\n{server.log()}")
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
+        log_path.unlink(missing_ok=True)
