@@ -1,0 +1,1 @@
+"""Singer target landing streams as Parquet in S3-compatible object storage."""
