@@ -34,7 +34,7 @@ def _print_audit(lake: Lake) -> str | None:
 
 
 def _previous_rows(lake: Lake) -> dict[str, int]:
-    if not any(True for _ in lake.keys("_quality/latest.json")):
+    if not lake.exists(LATEST):
         return {}
     report = lake.read_json(f"{lake.config.root}/{LATEST}")
     streams = report.get("streams", {}) if isinstance(report, dict) else {}

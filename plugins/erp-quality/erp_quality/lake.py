@@ -121,6 +121,12 @@ class Lake:
                 found.add(stream)
         return sorted(found)
 
+    def exists(self, under: str) -> bool:
+        """Whether the object `{root}/{under}` exists."""
+        key = f"{self.config.root}/{under}".strip("/")
+        found = self._s3.list_objects_v2(Bucket=self.config.bucket, Prefix=key, MaxKeys=1)
+        return any(item["Key"] == key for item in found.get("Contents", []))
+
     def read_json(self, key: str) -> object:
         """A JSON object stored at a full key."""
         body = self._s3.get_object(Bucket=self.config.bucket, Key=key)["Body"].read()

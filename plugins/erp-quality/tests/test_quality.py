@@ -1,0 +1,171 @@
+"""erp-quality against a real local S3 server with Parquet written by pyarrow."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from erp_quality import cli
+from erp_quality.lake import Lake, LakeConfig, LakeError
+from erp_quality.rules import Rules, RulesError
+from erp_quality.table import render
+from target_s3.testing import local_s3
+
+RULES = """
+max_row_drop: 0.10
+streams:
+  orders:
+    primary_key: [order_id]
+    version_column: updated_at
+    not_null: [order_id, total]
+"""
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    with local_s3() as server:
+        yield server.endpoint_url
+
+
+@pytest.fixture
+def lake(s3_endpoint, monkeypatch) -> Lake:
+    bucket = f"q-{uuid.uuid4().hex[:10]}"
+    config = LakeConfig(
+        bucket=bucket,
+        client_id="acme",
+        prefix="lake",
+        endpoint_url=s3_endpoint,
+        access_key_id="k",
+        secret_access_key="s",
+    )
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+    ).create_bucket(Bucket=bucket)
+    for key, value in {
+        "BUCKET": bucket,
+        "CLIENT_ID": "acme",
+        "PREFIX": "lake",
+        "ENDPOINT_URL": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }.items():
+        monkeypatch.setenv(f"ERP_QUALITY_{key}", value)
+    return Lake(config)
+
+
+@pytest.fixture
+def rules_file(tmp_path: Path) -> Path:
+    path = tmp_path / "quality.yml"
+    path.write_text(RULES)
+    return path
+
+
+def put_orders(lake: Lake, name: str, ids: list[int], totals: list[float | None], day: int = 1):
+    table = pa.table(
+        {
+            "order_id": pa.array(ids, pa.int64()),
+            "total": pa.array(totals, pa.float64()),
+            "updated_at": pa.array([day] * len(ids), pa.int64()),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    lake._s3.put_object(
+        Bucket=lake.config.bucket, Key=f"lake/acme/orders/{name}.parquet", Body=buf.getvalue()
+    )
+
+
+def put_audit(lake: Lake, run_id: str, rows: int):
+    record = {
+        "run_id": run_id,
+        "client_id": "acme",
+        "stream": "orders",
+        "rows": rows,
+        "files": 1,
+        "bytes": 100,
+        "duration_seconds": 0.5,
+        "status": "succeeded",
+        "error": None,
+        "finished_at": f"2026-01-0{run_id[-1]}T00:00:00+00:00",
+    }
+    lake.write_json(f"_audit/{run_id}/orders.json", record)
+
+
+def test_clean_load_passes_and_stores_a_report(lake, rules_file, capsys):
+    put_orders(lake, "a", [1, 2, 3], [1.0, 2.0, 3.0])
+    put_audit(lake, "run1", 3)
+    assert cli.main(["check", "--rules", str(rules_file)]) == 0
+    out = capsys.readouterr().out
+    assert "run audit: client acme, run run1" in out
+    assert "quality passed" in out
+    report = lake.read_json("lake/acme/_quality/latest.json")
+    assert report["streams"]["orders"]["rows"] == 3
+    assert lake.read_json("lake/acme/_quality/run1.json")["status"] == "passed"
+
+
+def test_same_key_and_version_twice_is_an_error(lake, rules_file, capsys):
+    put_orders(lake, "a", [1, 2, 3], [1.0, 2.0, 3.0])
+    put_orders(lake, "b", [3, 4], [3.0, 4.0])  # order 3 again, same version
+    put_orders(lake, "c", [1], [1.5], day=2)  # a new version of order 1 is fine
+    assert cli.main(["check", "--rules", str(rules_file)]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR: orders: duplicates: 1 rows landed twice" in out
+    assert "quality failed" in out
+
+
+def test_nulls_in_a_key_column_and_missing_columns(lake, tmp_path, capsys):
+    put_orders(lake, "a", [1, 2, 3, 4], [1.0, None, 3.0, 4.0])
+    rules = tmp_path / "r.yml"
+    rules.write_text(RULES.replace("[order_id, total]", "[order_id, total, currency]"))
+    assert cli.main(["check", "--rules", str(rules), "--fail-on", "warning"]) == 1
+    out = capsys.readouterr().out
+    assert "WARNING: orders: nulls: total: 25.0% null" in out
+    assert "ERROR: orders: columns: column 'currency' is missing" in out
+
+
+def test_a_row_drop_against_the_last_check_is_flagged(lake, rules_file, capsys):
+    put_orders(lake, "a", list(range(100)), [1.0] * 100)
+    assert cli.main(["check", "--rules", str(rules_file)]) == 0
+    lake._s3.delete_object(Bucket=lake.config.bucket, Key="lake/acme/orders/a.parquet")
+    put_orders(lake, "b", list(range(80)), [1.0] * 80)
+    assert cli.main(["check", "--rules", str(rules_file)]) == 0  # a warning does not fail
+    out = capsys.readouterr().out
+    assert "WARNING: orders: row count: 80 rows, 20% fewer than 100 at the last check" in out
+
+
+def test_missing_bucket_is_one_clear_line(lake, rules_file, monkeypatch, capsys):
+    monkeypatch.setenv("ERP_QUALITY_BUCKET", "no-such-bucket")
+    assert cli.main(["check", "--rules", str(rules_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "erp-quality: bucket 'no-such-bucket' does not exist"
+
+
+def test_missing_settings_are_named(monkeypatch):
+    for name in ("ERP_QUALITY_BUCKET", "ERP_QUALITY_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(LakeError, match=r"missing setting.*bucket, client_id"):
+        LakeConfig.from_env({})
+
+
+def test_rules_errors(tmp_path: Path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(json.dumps({"streams": {"orders": {"not_null": ["x"]}}}))
+    with pytest.raises(RulesError, match="needs a primary_key"):
+        Rules.load(bad)
+    with pytest.raises(RulesError, match="not found"):
+        Rules.load(tmp_path / "missing.yml")
+
+
+def test_render_aligns_numbers_right():
+    text = render(("name", "rows"), [("a", 5), ("bbb", 1234)])
+    assert text.splitlines() == ["name  rows", "----  ----", "a        5", "bbb   1234"]
