@@ -21,7 +21,14 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from target_s3.errors import DataError
-from target_s3.types import BadValueError, FieldType, json_decoder, stream_fields
+from target_s3.types import (
+    TIMESTAMP,
+    BadValueError,
+    FieldType,
+    json_decoder,
+    stream_fields,
+    to_timestamp,
+)
 
 logger = logging.getLogger("target-s3")
 
@@ -45,7 +52,13 @@ class StreamConverter:
         self._fallback_logged = False
         self._extractor: msgspec.json.Decoder | None = None
         self._sampled = False
-        self._message_schema = pa.schema([pa.field("record", pa.struct(list(self.read_schema)))])
+        self._message_schema = pa.schema(
+            [
+                pa.field("record", pa.struct(list(self.read_schema))),
+                pa.field("time_extracted", TIMESTAMP),
+            ]
+        )
+        self.extracted_at: pa.Array = pa.array([], TIMESTAMP)
         if self.python_columns:
             names = [f"c{i}" for i in range(len(self.python_columns))]
             inner = msgspec.defstruct(
@@ -106,6 +119,7 @@ class StreamConverter:
         if read.num_rows != rows:
             msg = f"read {read.num_rows} rows from {rows} records"
             raise pa.ArrowInvalid(msg)
+        self.extracted_at = read.column("time_extracted").combine_chunks()
         records = read.column("record").combine_chunks()
         if records.null_count:
             msg = "a RECORD message has no 'record' object"
@@ -146,7 +160,12 @@ class StreamConverter:
         return out
 
     def _slow(self, lines: list[bytes]) -> pa.Table:
-        records = _records(self.stream, lines)
+        records, extracted = _records_and_times(self.stream, lines)
+        try:
+            self.extracted_at = pa.array([to_timestamp(v) for v in extracted], TIMESTAMP)
+        except BadValueError as exc:
+            msg = f"stream '{self.stream}': time_extracted of a RECORD message: {exc.reason}"
+            raise DataError(msg) from None
         self._check_fields(lines, records)
         arrays = [
             self._array(name, field, [r.get(name) for r in records])
@@ -207,7 +226,12 @@ def _lines(data: bytes | bytearray) -> list[bytes]:
 
 def _records(stream: str, lines: list[bytes]) -> list[dict]:
     """The ``record`` objects of RECORD message lines (exact Decimals)."""
-    records = []
+    return _records_and_times(stream, lines)[0]
+
+
+def _records_and_times(stream: str, lines: list[bytes]) -> tuple[list[dict], list[str | None]]:
+    """The ``record`` objects and ``time_extracted`` values of RECORD message lines."""
+    records, times = [], []
     for line in lines:
         try:
             message = json_decoder.decode(line)
@@ -219,4 +243,5 @@ def _records(stream: str, lines: list[bytes]) -> list[dict]:
             msg = f"stream '{stream}': a RECORD message has no 'record' object"
             raise DataError(msg)
         records.append(record)
-    return records
+        times.append(message.get("time_extracted"))
+    return records, times

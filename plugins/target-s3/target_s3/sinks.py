@@ -23,7 +23,7 @@ logger = logging.getLogger("target-s3")
 
 RUN_DATE = "@run_date"
 BOOKMARK = "@bookmark"
-LINEAGE = ("_client_id", "_run_id", "_loaded_at", "_source_system")
+LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
 
 
 def record_line(record: dict) -> bytes:
@@ -187,6 +187,7 @@ class ParquetSink(BatchSink):
         values: dict[str, pa.Array] = {
             "_client_id": pa.nulls(n, pa.string()).fill_null(settings.client_id),
             "_run_id": pa.nulls(n, pa.string()).fill_null(self.s3_target.run_id),
+            "_extracted_at": self.converter.extracted_at,
             "_loaded_at": pa.nulls(n, TIMESTAMP).fill_null(pa.scalar(loaded_at, TIMESTAMP)),
         }
         if settings.source_system:

@@ -292,7 +292,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         "add_lineage_columns",
         th.BooleanType,
         default=True,
-        description="Add `_client_id`, `_run_id` and `_loaded_at` columns to every row.",
+        description=(
+            "Add `_client_id`, `_run_id`, `_extracted_at` (the RECORD's time_extracted) "
+            "and `_loaded_at` columns to every row."
+        ),
     ),
     _P(
         "source_system",

@@ -199,7 +199,7 @@ def _to_bool(value: t.Any) -> bool | None:
     raise BadValueError(f"{_short(value)} is not a boolean")
 
 
-def _to_timestamp(value: t.Any) -> dt.datetime | None:
+def to_timestamp(value: t.Any) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -346,7 +346,7 @@ def _number_type(prop: dict) -> FieldType:
 def _string_type(prop: dict) -> FieldType:
     fmt = prop.get("format")
     if fmt == "date-time":
-        return FieldType(TIMESTAMP, TIMESTAMP, _to_timestamp, temporal="date-time")
+        return FieldType(TIMESTAMP, TIMESTAMP, to_timestamp, temporal="date-time")
     if fmt == "date":
         return FieldType(pa.date32(), pa.string(), _to_date, temporal="date")
     if fmt in ("decimal", "number") and _hint(prop, "x-scale", "scale") is not None:

@@ -165,6 +165,11 @@ def order_line_json(i: int) -> str:
     return text
 
 
+def extracted_at(i: int) -> str:
+    """The time_extracted of record i (with an offset, as taps may send it)."""
+    return f"2024-05-01T12:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000000:06d}+02:00"
+
+
 def order_stream(ids: range, state_every: int = 0, stream: str = "order_lines") -> bytes:
     """SCHEMA + RECORDs (+ STATE {"last_id": i} every `state_every` records)."""
     out = [
@@ -179,7 +184,10 @@ def order_stream(ids: range, state_every: int = 0, stream: str = "order_lines") 
         )
     ]
     for n, i in enumerate(ids, start=1):
-        out.append(f'{{"type": "RECORD", "stream": "{stream}", "record": {order_line_json(i)}}}')
+        out.append(
+            f'{{"type": "RECORD", "stream": "{stream}", "record": {order_line_json(i)}, '
+            f'"time_extracted": "{extracted_at(i)}"}}'
+        )
         if state_every and n % state_every == 0:
             out.append(json.dumps({"type": "STATE", "value": {"last_id": i}}))
     if ids and state_every:

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pyarrow as pa
 from conftest import (
     duckdb_query,
+    extracted_at,
     list_keys,
     messages,
     order_line,
@@ -61,6 +62,7 @@ def test_round_trip_pyarrow_and_duckdb(s3, bucket, config, tmp_path):
         assert row.pop("_source_system") == "erp"
         row.pop("_run_id")
         assert isinstance(row.pop("_loaded_at"), dt.datetime)
+        assert row.pop("_extracted_at") == dt.datetime.fromisoformat(extracted_at(row["id"]))
         assert row == expected_row(row["id"])
 
     # DuckDB over the S3 API: same values, hive partitions agree with updated_at's date
