@@ -26,43 +26,44 @@ class StreamMetrics:
 
     stream: str
     rows: int
-    distinct_keys: int
-    duplicate_versions: int
     null_rates: dict[str, float]
+    distinct_keys: int | None = None  # None: a key column is missing
+    duplicate_versions: int | None = None
 
 
 def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def _distinct(lake: Lake, table: str, columns: list[str]) -> int:
+    listed = ", ".join(_quoted(c) for c in columns)
+    return int(lake.query(f"SELECT count(*) FROM (SELECT DISTINCT {listed} FROM {table})")[0][0])
+
+
 def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, list[Finding]]:
     """Measure one stream; columns the rules name but the table lacks are errors."""
     columns = set(lake.columns(stream))
+    named = dict.fromkeys([*rule.primary_key, *rule.not_null])
     findings = [
         Finding(stream, "columns", ERROR, f"column {c!r} is missing")
-        for c in [*rule.primary_key, *rule.not_null]
+        for c in named
         if c not in columns
     ]
-    key = [c for c in rule.primary_key if c in columns]
-    version = [rule.version_column] if rule.version_column in columns else []
     nulls = [c for c in rule.not_null if c in columns]
     table = lake.table(stream)
-    key_sql = ", ".join(_quoted(c) for c in key) or "1"
-    version_sql = ", ".join(_quoted(c) for c in key + version) or "1"
-    null_sql = "".join(
-        f", avg(CASE WHEN {_quoted(c)} IS NULL THEN 1.0 ELSE 0.0 END)" for c in nulls
-    )
+    null_sql = "".join(f", avg(({_quoted(c)} IS NULL)::DOUBLE)" for c in nulls)
     (row,) = lake.query(f"SELECT count(*){null_sql} FROM {table}")
-    (keys,) = lake.query(f"SELECT count(*) FROM (SELECT DISTINCT {key_sql} FROM {table})")
-    (versions,) = lake.query(f"SELECT count(*) FROM (SELECT DISTINCT {version_sql} FROM {table})")
-    rows = int(row[0])
     metrics = StreamMetrics(
         stream=stream,
-        rows=rows,
-        distinct_keys=int(keys[0]),
-        duplicate_versions=rows - int(versions[0]),
+        rows=int(row[0]),
         null_rates={c: float(v or 0.0) for c, v in zip(nulls, row[1:], strict=True)},
     )
+    if all(c in columns for c in rule.primary_key):  # else the missing key is the finding
+        version = [rule.version_column] if rule.version_column in columns else []
+        metrics.distinct_keys = _distinct(lake, table, rule.primary_key)
+        metrics.duplicate_versions = metrics.rows - _distinct(
+            lake, table, rule.primary_key + version
+        )
     return metrics, findings
 
 
@@ -73,10 +74,9 @@ def judge(
     s = metrics.stream
     out: list[Finding] = []
     if metrics.duplicate_versions:
-        out.append(
-            Finding(s, "duplicates", ERROR, f"{metrics.duplicate_versions} rows landed twice")
-        )
-    else:
+        detail = f"{metrics.duplicate_versions} rows landed twice"
+        out.append(Finding(s, "duplicates", ERROR, detail))
+    elif metrics.duplicate_versions == 0:
         out.append(Finding(s, "duplicates", OK, "every key and version landed once"))
     for column, rate in metrics.null_rates.items():
         if rate > rules.max_null_rate:

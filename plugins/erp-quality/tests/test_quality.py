@@ -169,3 +169,15 @@ def test_rules_errors(tmp_path: Path):
 def test_render_aligns_numbers_right():
     text = render(("name", "rows"), [("a", 5), ("bbb", 1234)])
     assert text.splitlines() == ["name  rows", "----  ----", "a        5", "bbb   1234"]
+
+
+def test_a_missing_key_column_is_one_error_not_duplicates(lake, tmp_path, capsys):
+    put_orders(lake, "a", [1, 2, 3], [1.0, 2.0, 3.0])
+    rules = tmp_path / "r.yml"
+    rules.write_text(RULES.replace("primary_key: [order_id]", "primary_key: [order_key]"))
+    assert cli.main(["check", "--rules", str(rules)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("column 'order_key' is missing") == 1
+    assert "duplicates" not in out.split("data quality")[1].split("quality failed")[0].replace(
+        "stream  rows  keys  duplicates", ""
+    )
