@@ -1,0 +1,1 @@
+"""Singer tap for ERP REST APIs, driven by per-ERP profiles."""

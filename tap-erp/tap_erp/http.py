@@ -1,0 +1,309 @@
+"""HTTP transport: one keep-alive session, retries with backoff, client-side rate limit."""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import logging
+import random
+import time
+import typing as t
+
+import orjson
+import requests
+import requests.exceptions
+
+from tap_erp.errors import (
+    AuthenticationError,
+    HTTPStatusError,
+    RetryableError,
+    TapERPError,
+    redact,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from tap_erp.auth import Authenticator
+
+LOGGER = logging.getLogger("tap-erp.http")
+
+#: Transport failures worth another attempt: refused/reset connections, timeouts,
+#: bodies cut short (incomplete chunked or Content-Length reads).
+TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+class TokenBucket:
+    """A token bucket: ``rate`` tokens per second, holding at most ``capacity``."""
+
+    def __init__(self, *, rate: float, capacity: float, clock: Callable[[], float]) -> None:
+        """Start full."""
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.clock = clock
+        self.updated = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait_time(self) -> float:
+        """Seconds until one token is available (0 when one is)."""
+        self._refill()
+        # A tolerance keeps float rounding from asking for endless tiny sleeps.
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
+
+    def take(self) -> None:
+        """Consume one token."""
+        self.tokens -= 1
+
+
+class RateLimiter:
+    """Client-side limit on requests per second and per minute (token buckets)."""
+
+    def __init__(
+        self,
+        *,
+        per_second: float | None = None,
+        per_minute: float | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        """A bucket per configured limit; none means unlimited."""
+        self.sleep = sleep or time.sleep
+        clock = clock or time.monotonic
+        self.buckets: list[TokenBucket] = []
+        if per_second:
+            self.buckets.append(
+                TokenBucket(rate=per_second, capacity=max(1.0, per_second), clock=clock)
+            )
+        if per_minute:
+            # Burst of at most one request: requests are spread evenly over the minute.
+            self.buckets.append(TokenBucket(rate=per_minute / 60.0, capacity=1.0, clock=clock))
+
+    def acquire(self) -> None:
+        """Block until every bucket grants a request."""
+        if not self.buckets:
+            return
+        while True:
+            wait = max(bucket.wait_time() for bucket in self.buckets)
+            if wait <= 0:
+                for bucket in self.buckets:
+                    bucket.take()
+                return
+            self.sleep(wait)
+
+
+def parse_retry_after(value: str | None, now: Callable[[], datetime.datetime]) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - now()).total_seconds())
+
+
+def _utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class HttpClient:
+    """Sends requests with auth, retries, backoff with full jitter and a rate limit.
+
+    Each page is decoded once, with orjson.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        authenticator: Authenticator | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        backoff_base: float = 0.5,
+        backoff_max: float = 60.0,
+        limiter: RateLimiter | None = None,
+        verify: bool = True,
+        user_agent: str | None = None,
+        error_message_paths: Iterable[Iterable[str]] = (("message",),),
+        secrets: Iterable[str | None] = (),
+        sleep: Callable[[float], None] | None = None,
+        rand: Callable[[], float] = random.random,
+        now: Callable[[], datetime.datetime] = _utc_now,
+    ) -> None:
+        """Configure the transport; ``sleep``, ``rand`` and ``now`` are injectable."""
+        self.base_url = base_url.rstrip("/")
+        self.authenticator = authenticator
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.limiter = limiter or RateLimiter()
+        self.verify = verify
+        self.headers = {"Accept": "application/json"}
+        if user_agent:
+            self.headers["User-Agent"] = user_agent
+        self.error_message_paths = [tuple(p) for p in error_message_paths]
+        self._secrets = [s for s in secrets if s]
+        self.sleep = sleep or time.sleep
+        self.rand = rand
+        self.now = now
+        self.requests_sent = 0
+        self.retries = 0
+
+    # URLs and messages
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path relative to the base URL (absolute URLs pass)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value to keep out of messages."""
+        extra = list(self.authenticator.secrets) if self.authenticator else []
+        return self._secrets + extra
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def error_message(self, response: requests.Response) -> str:
+        """A short human readable message from an error response."""
+        try:
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            text = response.text.strip().replace("\n", " ")
+            return self._clean(text[:200]) if text else (response.reason or "")
+        for path in self.error_message_paths:
+            node: t.Any = body
+            for part in path:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, str | int | float) and not isinstance(node, bool):
+                return self._clean(str(node))
+        return self._clean(str(body)[:200])
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
+        cap = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return self.rand() * cap
+
+    # Requests
+
+    def get_json(self, url: str, params: dict[str, t.Any] | None = None) -> t.Any:
+        """GET an authenticated JSON resource, retrying transient failures."""
+        return self._send("GET", url, params=params, authenticated=True)
+
+    def post_token(self, url: str, data: dict[str, str], headers: dict[str, str]) -> t.Any:
+        """POST a token request (form encoded); 400/401/403 are authentication failures."""
+        return self._send("POST", url, data=data, extra_headers=headers, token_request=True)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, t.Any] | None = None,
+        data: dict[str, str] | None = None,
+        extra_headers: dict[str, str] | None = None,
+        authenticated: bool = False,
+        token_request: bool = False,
+    ) -> t.Any:
+        attempt = 0
+        refreshed = False
+        while True:
+            self.limiter.acquire()
+            headers = dict(self.headers)
+            if extra_headers:
+                headers.update(extra_headers)
+            if authenticated and self.authenticator is not None:
+                self.authenticator.apply(headers)
+            try:
+                self.requests_sent += 1
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    verify=self.verify,
+                )
+                status = response.status_code
+                if status in {401, 403} and authenticated:
+                    if not refreshed and self.authenticator is not None:
+                        refreshed = True
+                        if self.authenticator.refresh_on_unauthorized():
+                            continue
+                    msg = (
+                        f"authentication failed for {self.base_url}: HTTP {status} "
+                        f"{self.error_message(response)}"
+                    )
+                    raise AuthenticationError(msg)
+                if token_request and status in {400, 401, 403}:
+                    msg = (
+                        f"authentication failed for {self.base_url}: token endpoint "
+                        f"answered HTTP {status} {self.error_message(response)}"
+                    )
+                    raise AuthenticationError(msg)
+                if status >= 500 or status in RETRY_STATUSES:
+                    retry_after = (
+                        parse_retry_after(response.headers.get("Retry-After"), self.now)
+                        if status in {429, 503}
+                        else None
+                    )
+                    raise RetryableError(
+                        f"HTTP {status} {self.error_message(response)}", retry_after=retry_after
+                    )
+                if status >= 400:
+                    msg = (
+                        f"HTTP {status} from {method} {self._clean(response.url)}: "
+                        f"{self.error_message(response)}"
+                    )
+                    raise HTTPStatusError(msg, status=status)
+                try:
+                    return orjson.loads(response.content)
+                except orjson.JSONDecodeError as exc:
+                    raise RetryableError(f"malformed JSON body ({exc})") from None
+            except TRANSIENT_EXCEPTIONS as exc:
+                error = RetryableError(f"{type(exc).__name__}: {exc}")
+            except RetryableError as exc:
+                error = exc
+            attempt += 1
+            if attempt > self.max_retries:
+                msg = (
+                    f"giving up on {method} {self._clean(url)} after {attempt} attempts: "
+                    f"{self._clean(str(error))}"
+                )
+                raise TapERPError(msg)
+            delay = error.retry_after if error.retry_after is not None else self.backoff(attempt)
+            self.retries += 1
+            LOGGER.warning(
+                "%s %s failed (%s); retry %d/%d in %.2fs",
+                method,
+                self._clean(url),
+                self._clean(str(error))[:200],
+                attempt,
+                self.max_retries,
+                delay,
+            )
+            self.sleep(delay)

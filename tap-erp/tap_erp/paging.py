@@ -1,0 +1,384 @@
+"""Paging strategies and the keyset reading that never skips a row.
+
+Offset and page-number paging over a live table are unsafe on their own: a row
+updated while a client pages moves to the end and shifts the rows behind it.
+``read_incremental`` therefore emulates keyset paging on top of them: every
+request filters ``since = last timestamp read`` and starts at the position of the
+next unread row inside that timestamp's tie group, after verifying that the row
+just before it (the anchor) is still the last row read. Cursor paging follows the
+server's ``next`` links, which are keyset positions already.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import typing as t
+
+from tap_erp.errors import TapERPError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Iterable, Iterator
+
+    from tap_erp.http import HttpClient
+    from tap_erp.profiles import Profile
+
+LOGGER = logging.getLogger("tap-erp.paging")
+
+Row = dict[str, t.Any]
+Rows = list[Row]
+#: Applied to each page's rows before they are read (e.g. dropping unknown fields).
+PageHook = t.Callable[[Rows], Rows]
+
+UTC = datetime.UTC
+
+
+def format_timestamp(value: datetime.datetime) -> str:
+    """UTC, ``Z``, six fractional digits: the tap's canonical timestamp text.
+
+    Fixed width, so these strings sort like the instants they denote.
+    """
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: str) -> datetime.datetime:
+    """Parse an ISO 8601 timestamp; naive values are taken as UTC."""
+    result = datetime.datetime.fromisoformat(value)
+    return result if result.tzinfo else result.replace(tzinfo=UTC)
+
+
+def normalize_timestamp(value: str) -> tuple[datetime.datetime, str]:
+    """The instant of an ISO 8601 timestamp and its canonical UTC text."""
+    instant = parse_timestamp(value).astimezone(UTC)
+    return instant, format_timestamp(instant)
+
+
+class Pager:
+    """Requests pages of one entity in one paging style."""
+
+    style: str = ""
+
+    def __init__(self, http: HttpClient, profile: Profile, page_size: int) -> None:
+        """Keep the transport, the style's parameter names and the page size."""
+        self.http = http
+        self.params = profile.style(self.style)
+        self.records_path = profile.records_path
+        self.size = page_size
+
+    def rows_of(self, body: t.Any) -> Rows:
+        """The rows of a decoded page."""
+        rows = body.get(self.records_path) if isinstance(body, dict) else None
+        if not isinstance(rows, list):
+            msg = f"unexpected response: no list under '{self.records_path}'"
+            raise TapERPError(msg)
+        return rows
+
+
+class PositionalPager(Pager):
+    """Offset or page-number paging: rows addressed by their position."""
+
+    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+        """Rows from ``position`` on (at least two when available) and whether more exist.
+
+        When ``position`` is an anchor, the returned first row must be the row that
+        sat at that position when the following rows were read.
+        """
+        raise NotImplementedError
+
+    def scan(self, url: str) -> Iterator[Rows]:
+        """Every page of an unfiltered listing, first to last."""
+        position = 0
+        while True:
+            rows, more = self.fetch(url, {}, position)
+            position += len(rows)
+            yield rows
+            if not more or not rows:
+                return
+
+
+class OffsetPager(PositionalPager):
+    """``?offset=N&limit=M``; the last page has fewer than ``limit`` rows."""
+
+    style = "offset"
+
+    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+        """One request from ``position``."""
+        params = dict(filters)
+        params[self.params["offset_param"]] = position
+        params[self.params["limit_param"]] = self.size
+        rows = self.rows_of(self.http.get_json(url, params))
+        return rows, len(rows) >= self.size
+
+
+class PagePager(PositionalPager):
+    """``?page=N&page_size=M`` with a ``has_more`` flag; pages start at ``first_page``."""
+
+    style = "page"
+
+    def _page(self, url: str, filters: dict[str, str], page: int) -> tuple[Rows, bool]:
+        params = dict(filters)
+        params[self.params["page_param"]] = page
+        params[self.params["size_param"]] = self.size
+        body = self.http.get_json(url, params)
+        rows = self.rows_of(body)
+        more = bool(body.get(self.params["has_more_field"]))
+        return rows, more
+
+    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+        """The page holding ``position``, cut before it.
+
+        When ``position`` is the last row of its page, the next page is read first
+        and the anchor's page after it: rows only ever leave a tie group (an
+        updated row moves to the end), so an anchor still in place afterwards was
+        in place when the next page was read.
+        """
+        page = position // self.size + int(self.params.get("first_page", 1))
+        skip = position % self.size
+        if skip < self.size - 1:
+            rows, more = self._page(url, filters, page)
+            return rows[skip:], more
+        following, more = self._page(url, filters, page + 1)
+        rows, more_here = self._page(url, filters, page)
+        anchor = rows[skip:]
+        if not anchor:
+            return [], more_here
+        return anchor + following, more
+
+    def scan(self, url: str) -> Iterator[Rows]:
+        """Pages 1, 2, ... until ``has_more`` is false."""
+        page = int(self.params.get("first_page", 1))
+        while True:
+            rows, more = self._page(url, {}, page)
+            yield rows
+            if not more or not rows:
+                return
+            page += 1
+
+
+class CursorPager(Pager):
+    """``?limit=M`` first, then the ``next`` link until it is null."""
+
+    style = "cursor"
+
+    def first(self, url: str, filters: dict[str, str]) -> tuple[Rows, str | None]:
+        """The first page and the next link."""
+        params = dict(filters)
+        params[self.params["limit_param"]] = self.size
+        return self._split(self.http.get_json(url, params))
+
+    def follow(self, next_url: str) -> tuple[Rows, str | None]:
+        """The page a ``next`` link points to."""
+        return self._split(self.http.get_json(self.http.url(next_url)))
+
+    def _split(self, body: t.Any) -> tuple[Rows, str | None]:
+        rows = self.rows_of(body)
+        next_url = body.get(self.params["next_field"])
+        return rows, next_url or None
+
+
+PAGERS: dict[str, type[Pager]] = {
+    "offset": OffsetPager,
+    "page": PagePager,
+    "cursor": CursorPager,
+}
+
+
+def make_pager(style: str, http: HttpClient, profile: Profile, page_size: int) -> Pager:
+    """The pager of a paging style."""
+    return PAGERS[style](http, profile, page_size)
+
+
+@dataclasses.dataclass
+class KeysetPosition:
+    """Where an incremental read stands.
+
+    ``last_ts`` is the latest replication timestamp read; ``group_count`` how many
+    rows with exactly that timestamp the current result set yielded so far (they sit
+    at positions ``0 .. group_count-1`` when rows are filtered by ``>= last_ts``);
+    ``anchor`` the key of the last of them; ``emitted`` the keys emitted at
+    ``last_ts`` (it resets whenever the timestamp advances). ``prior_ts`` and
+    ``prior_keys`` come from the bookmark: rows at ``prior_ts`` with those keys were
+    emitted by an earlier sync and are skipped.
+    """
+
+    prior_ts: datetime.datetime | None = None
+    prior_keys: frozenset = frozenset()
+    last_ts: datetime.datetime | None = None
+    group_count: int = 0
+    anchor: Hashable | None = None
+    emitted: set = dataclasses.field(default_factory=set)
+    regroups: int = 0
+
+
+def key_function(primary_keys: t.Sequence[str]) -> Callable[[Row], Hashable]:
+    """Row → key: the value itself for one key field, a tuple for several."""
+    if len(primary_keys) == 1:
+        field = primary_keys[0]
+        return lambda row: row[field]
+    fields = tuple(primary_keys)
+    return lambda row: tuple(row[f] for f in fields)
+
+
+class IncrementalReader:
+    """Reads an incremental entity in (timestamp, key) order without skipping rows."""
+
+    def __init__(
+        self,
+        *,
+        pager: Pager,
+        url: str,
+        replication_key: str,
+        primary_keys: t.Sequence[str],
+        since_param: str,
+        before_param: str | None,
+        position: KeysetPosition,
+        page_hook: PageHook | None = None,
+    ) -> None:
+        """Set up a read; ``position`` carries over between windows."""
+        self.pager = pager
+        self.url = url
+        self.rk = replication_key
+        self.key = key_function(primary_keys)
+        self.since_param = since_param
+        self.before_param = before_param
+        self.position = position
+        self.page_hook = page_hook
+        self._last_raw: str | None = None
+        self._last_norm: tuple[datetime.datetime, str] | None = None
+
+    def _filters(
+        self, since: datetime.datetime | None, before: datetime.datetime | None
+    ) -> dict[str, str]:
+        filters: dict[str, str] = {}
+        if since is not None:
+            filters[self.since_param] = format_timestamp(since)
+        if before is not None:
+            if not self.before_param:
+                msg = "the profile has no 'incremental.before_param' for windows"
+                raise TapERPError(msg)
+            filters[self.before_param] = format_timestamp(before)
+        return filters
+
+    def _normalize(self, raw: str) -> tuple[datetime.datetime, str]:
+        if raw != self._last_raw:
+            self._last_raw = raw
+            self._last_norm = normalize_timestamp(raw)
+        return t.cast("tuple[datetime.datetime, str]", self._last_norm)
+
+    def _read_rows(self, rows: Rows) -> Iterator[Row]:
+        """Track the position through ``rows``; yield the ones not emitted before."""
+        pos = self.position
+        rk = self.rk
+        key = self.key
+        normalize = self._normalize
+        for row in rows:
+            instant, text = normalize(row[rk])
+            row[rk] = text
+            if instant != pos.last_ts:
+                if pos.last_ts is not None and instant < pos.last_ts:
+                    msg = (
+                        f"rows out of order: {text} after {format_timestamp(pos.last_ts)} "
+                        f"at {self.url}"
+                    )
+                    raise TapERPError(msg)
+                pos.last_ts = instant
+                pos.group_count = 0
+                pos.emitted = set(pos.prior_keys) if instant == pos.prior_ts else set()
+            row_key = key(row)
+            pos.group_count += 1
+            pos.anchor = row_key
+            if row_key in pos.emitted:
+                continue
+            pos.emitted.add(row_key)
+            yield row
+
+    def _is_anchor(self, row: Row) -> bool:
+        pos = self.position
+        return self._normalize(row[self.rk])[0] == pos.last_ts and self.key(row) == pos.anchor
+
+    def read(
+        self, since: datetime.datetime | None, before: datetime.datetime | None = None
+    ) -> Iterator[Row]:
+        """Every row with ``since <= ts < before`` not emitted before, in order."""
+        if isinstance(self.pager, CursorPager):
+            yield from self._read_cursor(since, before)
+        else:
+            yield from self._read_positional(t.cast("PositionalPager", self.pager), since, before)
+
+    def _read_cursor(
+        self, since: datetime.datetime | None, before: datetime.datetime | None
+    ) -> Iterator[Row]:
+        pager = t.cast("CursorPager", self.pager)
+        rows, next_url = pager.first(self.url, self._filters(since, before))
+        while True:
+            if self.page_hook is not None:
+                rows = self.page_hook(rows)
+            yield from self._read_rows(rows)
+            if not next_url:
+                return
+            rows, next_url = pager.follow(next_url)
+
+    def _read_positional(
+        self,
+        pager: PositionalPager,
+        since: datetime.datetime | None,
+        before: datetime.datetime | None,
+    ) -> Iterator[Row]:
+        pos = self.position
+        # A new result set (new window or new read): no group positions known yet.
+        pos.group_count = 0
+        while True:
+            in_range = pos.last_ts is not None and (since is None or pos.last_ts >= since)
+            query_since = pos.last_ts if in_range else since
+            filters = self._filters(query_since, before)
+            if in_range and pos.group_count > 0:
+                rows, more = pager.fetch(self.url, filters, pos.group_count - 1)
+                if not rows or not self._is_anchor(rows[0]):
+                    # A row of the tie group changed while paging: positions shifted.
+                    # Re-read the group from its start; emitted keys are skipped.
+                    pos.regroups += 1
+                    LOGGER.info(
+                        "rows at %s changed while paging %s; re-reading that group",
+                        format_timestamp(t.cast("datetime.datetime", pos.last_ts)),
+                        self.url,
+                    )
+                    pos.group_count = 0
+                    continue
+                rows = rows[1:]
+            else:
+                rows, more = pager.fetch(self.url, filters, 0)
+            if self.page_hook is not None:
+                rows = self.page_hook(rows)
+            yield from self._read_rows(rows)
+            if not more:
+                return
+
+
+def read_full_table(
+    pager: Pager,
+    url: str,
+    primary_keys: t.Sequence[str],
+    page_hook: PageHook | None = None,
+) -> Iterator[Row]:
+    """Every row of a snapshot entity once (deduplicated by key)."""
+    key = key_function(primary_keys)
+    seen: set = set()
+
+    def emit(rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            row_key = key(row)
+            if row_key in seen:
+                continue
+            seen.add(row_key)
+            yield row
+
+    if isinstance(pager, CursorPager):
+        rows, next_url = pager.first(url, {})
+        while True:
+            yield from emit(page_hook(rows) if page_hook else rows)
+            if not next_url:
+                return
+            rows, next_url = pager.follow(next_url)
+    for rows in t.cast("PositionalPager", pager).scan(url):
+        yield from emit(page_hook(rows) if page_hook else rows)

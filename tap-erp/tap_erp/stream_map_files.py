@@ -1,0 +1,69 @@
+"""Stream maps kept in files: the `stream_map_files` setting.
+
+Each file holds Singer SDK stream maps (`{stream: {property: expression}}`) as YAML
+or JSON. Files merge in order, property by property, and maps given directly in the
+`stream_maps` setting win. This keeps a standard model per ERP profile and a
+client's custom fields in separate files that any number of clients share.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from singer_sdk.exceptions import ConfigValidationError
+
+
+def _read(path: Path) -> Mapping[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        msg = f"stream_map_files: cannot read {path}: {exc.strerror or exc}"
+        raise ConfigValidationError(msg) from exc
+    kind = "JSON" if path.suffix == ".json" else "YAML"
+    try:
+        data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        msg = f"stream_map_files: {path} is not valid {kind}{where}: {reason}"
+        raise ConfigValidationError(msg) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        msg = f"stream_map_files: {path} must map stream names to stream maps"
+        raise ConfigValidationError(msg)
+    return data
+
+
+def _merge_into(merged: dict[str, Any], maps: Mapping[str, Any]) -> None:
+    for stream, spec in maps.items():
+        current = merged.get(stream)
+        if isinstance(spec, Mapping) and isinstance(current, dict):
+            current.update(spec)
+        else:
+            merged[stream] = dict(spec) if isinstance(spec, Mapping) else spec
+
+
+def merged_stream_maps(files: Iterable[str], stream_maps: Mapping[str, Any] | None) -> dict:
+    """The stream maps of every file, in order, then `stream_maps` on top."""
+    merged: dict[str, Any] = {}
+    for name in files:
+        _merge_into(merged, _read(Path(name).expanduser()))
+    _merge_into(merged, stream_maps or {})
+    return merged
+
+
+def with_stream_map_files(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the tap's config whose `stream_maps` include `stream_map_files`."""
+    files = config.get("stream_map_files") or []
+    if not files:
+        return dict(config)
+    if isinstance(files, str) or not all(isinstance(f, str) for f in files):
+        msg = "stream_map_files: expected a list of file paths"
+        raise ConfigValidationError(msg)
+    return {**config, "stream_maps": merged_stream_maps(files, config.get("stream_maps"))}

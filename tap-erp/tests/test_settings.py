@@ -1,0 +1,132 @@
+"""Settings and profile validation, and how the CLI reports failures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from singer_sdk.exceptions import ConfigValidationError
+from tap_erp.errors import ProfileError
+from tap_erp.profiles import PROFILES_DIR, load_profile
+from tap_erp.tap import TapERP, build_runtime
+
+BASE = {"base_url": "http://127.0.0.1:9/acme", "api_key": "k-123"}
+
+
+def tap_cmd():
+    exe = Path(sys.executable).with_name("tap-erp")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "tap_erp"]
+
+
+@pytest.mark.parametrize(
+    ("override", "setting", "hint"),
+    [
+        ({"pagination_style": "keyset"}, "pagination_style", "offset"),
+        ({"auth_method": "kerberos"}, "auth_method", "api_key"),
+        ({"backfill_window": "year"}, "backfill_window", "day"),
+        ({"page_size": 99999}, "page_size", "5000"),
+        ({"base_url": "ftp://x"}, "base_url", "http"),
+        ({"start_date": "yesterday"}, "start_date", "ISO 8601"),
+        ({"auth_method": "basic", "username": "u"}, "password", "basic"),
+        ({"profile": "no_such_erp"}, "profile", "erp_sandbox"),
+    ],
+)
+def test_bad_settings_name_the_setting(override, setting, hint):
+    config = {**BASE, **override}
+    with pytest.raises(ConfigValidationError) as info:
+        TapERP(config=config)
+    text = " ".join(info.value.errors)
+    assert setting in text
+    assert hint in text
+
+
+def test_cli_bad_setting_is_one_line_without_traceback(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**BASE, "pagination_style": "keyset"}))
+    proc = subprocess.run(
+        [*tap_cmd(), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "pagination_style" in proc.stderr
+    assert "k-123" not in proc.stderr + proc.stdout
+
+
+def test_cli_unreachable_server_fails_cleanly(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**BASE, "max_retries": 1, "backoff_max_seconds": 0}))
+    proc = subprocess.run(
+        [*tap_cmd(), "--config", str(config), "--discover"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "giving up on GET" in proc.stderr
+
+
+def test_about_lists_capabilities_and_settings():
+    proc = subprocess.run(
+        [*tap_cmd(), "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    about = json.loads(proc.stdout)
+    for capability in ("catalog", "discover", "state", "about", "stream-maps", "schema-flattening"):
+        assert capability in about["capabilities"]
+    settings = about["settings"]["properties"]
+    for name in ("api_key", "bearer_token", "password", "client_secret"):
+        assert settings[name].get("secret") is True
+    assert all(prop.get("description") for prop in settings.values())
+
+
+def test_profile_overrides_and_defaults():
+    runtime = build_runtime({**BASE})
+    assert runtime.pagination_style == "offset"
+    assert runtime.page_size == 1000
+    runtime = build_runtime({**BASE, "pagination_style": "cursor", "page_size": 250})
+    assert (runtime.pagination_style, runtime.page_size) == ("cursor", 250)
+
+
+def test_custom_profile_file(tmp_path):
+    raw = yaml.safe_load((PROFILES_DIR / "erp_sandbox.yaml").read_text())
+    raw["name"] = "other_erp"
+    raw["schemas_dir"] = str(PROFILES_DIR.parent / "schemas" / "erp_sandbox")
+    raw["pagination"]["default_style"] = "page"
+    del raw["streams"]["vendors"]
+    path = tmp_path / "other_erp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    profile = load_profile(str(path))
+    assert profile.default_style == "page"
+    assert "vendors" not in profile.streams
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda raw: raw.pop("records_path"), "'records_path' is required"),
+        (lambda raw: raw["pagination"].update(default_style="graphql"), "default_style"),
+        (lambda raw: raw["pagination"]["styles"]["offset"].pop("limit_param"), "limit_param"),
+        (lambda raw: raw["streams"]["customers"].update(primary_keys=[]), "primary_keys"),
+        (lambda raw: raw["auth"]["methods"].update(saml={}), "unknown auth method"),
+    ],
+)
+def test_invalid_profiles_are_rejected_clearly(tmp_path, mutate, message):
+    raw = yaml.safe_load((PROFILES_DIR / "erp_sandbox.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ProfileError, match=message):
+        load_profile(str(path))
