@@ -28,12 +28,16 @@ $(STAMP): requirements.txt meltano.yml $(wildcard clients/*.yml) $(foreach p,$(P
 demo: setup  ## Sandbox ERP + local S3 -> meltano run tap-erp target-s3 -> what landed
 	$(PY) scripts/demo.py
 
-test: setup  ## Every test: lint, unit tests of each package, end-to-end tests
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(PY) -m pytest
+test: setup lint  ## Every test: lint, each package's own suite, then the end-to-end tests
+	@failed=""; \
+	for suite in $(PACKAGES) .; do \
+		echo "=== tests of $$suite"; \
+		(cd $$suite && $(CURDIR)/$(PY) -m pytest -q) || failed="$$failed $$suite"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
+	echo "every suite passed"
 
-lint:
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

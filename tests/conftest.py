@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT / "scripts"))
 
 from erp_quality.lake import Lake, LakeConfig  # noqa: E402
 from erp_sandbox.testing import sandbox_server  # noqa: E402
