@@ -1,0 +1,62 @@
+"""The documentation and meltano.yml agree with what the plugins really accept."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from project import BIN, ROOT
+
+# SDK built-ins that the project does not expose through meltano.yml.
+SDK_BUILTINS = {
+    "faker_config",
+    "flattening_max_key_length",
+    "flattening_separator",
+    "batch_config",
+}
+
+
+def plugin_settings(kind: str, name: str) -> set[str]:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (plugin,) = [p for p in project["plugins"][kind] if p["name"] == name]
+    return {s["name"] for s in plugin["settings"]}
+
+
+def about_settings(executable: str) -> set[str]:
+    out = subprocess.run(
+        [str(BIN / executable), "--about", "--format=json"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return set(json.loads(out)["settings"]["properties"])
+
+
+@pytest.mark.parametrize(("kind", "name"), [("extractors", "tap-erp"), ("loaders", "target-s3")])
+def test_meltano_yml_declares_exactly_the_plugin_settings(kind, name):
+    declared = plugin_settings(kind, name)
+    accepted = about_settings(name) - SDK_BUILTINS
+    assert declared == accepted
+
+
+def test_readme_about_sections_are_current():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_about.py"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, f"run scripts/update_about.py: {result.stdout}"
+
+
+def test_env_example_lists_every_variable_the_client_environments_use():
+    example = (ROOT / ".env.example").read_text()
+    defined = {line.split("=", 1)[0].lstrip("# ") for line in example.splitlines() if "=" in line}
+    for path in (ROOT / "clients").glob("*.meltano.yml"):
+        text = path.read_text()
+        used = {word[1:] for word in text.split() if word.startswith("$") and word[1:].isupper()}
+        used = {u.split("/")[0] for u in used} - {"MELTANO_PROJECT_ROOT"}
+        assert used <= defined, f"{path.name} uses {sorted(used - defined)}"
