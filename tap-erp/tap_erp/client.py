@@ -159,12 +159,21 @@ class ERPStream(Stream):
     def _page_hook(self) -> Callable[[Rows], Rows]:
         """Drop fields the schema does not know (e.g. custom fields of a static schema)."""
         known = frozenset(self.effective_schema.get("properties", {}))
+        warned: set[str] = set()
 
         def strip_unknown(rows: Rows) -> Rows:
             if not rows:
                 return rows
             extra = (rows[0].keys() | rows[-1].keys()) - known
             if extra:
+                if extra - warned:
+                    warned.update(extra)
+                    self.logger.warning(
+                        "'%s': the ERP sends fields the catalog does not have, not "
+                        "extracted: %s (run discovery to add them)",
+                        self.name,
+                        ", ".join(sorted(extra)),
+                    )
                 for row in rows:
                     for name in extra:
                         row.pop(name, None)

@@ -340,3 +340,22 @@ def test_backfill_windows_and_resume_from_mid_sync_state(sb, tmp_path):
     )
     got = [r["LineKey"] for r in resumed.records["sales_order_lines"]]
     assert got == [r["LineKey"] for r in lines[cut + 1 :]]
+
+
+def test_fields_missing_from_the_catalog_are_named_in_a_warning(sb, tmp_path):
+    """A custom field added in the ERP after discovery is not silently lost from view."""
+    config = config_for(sb, "acme")
+    path = catalog_selecting(tmp_path, config, {"products"})
+    catalog = json.loads(path.read_text())
+    (products,) = [e for e in catalog["streams"] if e["tap_stream_id"] == "products"]
+    del products["schema"]["properties"]["U_Color"]
+    products["metadata"] = [
+        md for md in products["metadata"] if md["breadcrumb"] != ["properties", "U_Color"]
+    ]
+    path.write_text(json.dumps(catalog))
+    out = run_tap(tmp_path, config, args=("--catalog", str(path)))
+    assert len(out.records["products"]) == sb.stats("acme")["counts"]["products"]
+    assert all("U_Color" not in r for r in out.records["products"])
+    warnings = [line for line in out.stderr.splitlines() if "catalog does not have" in line]
+    assert len(warnings) == 1
+    assert "U_Color" in warnings[0]
