@@ -19,28 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from target_s3.testing import local_s3
+from target_s3.testing import ORDER_LINES_SCHEMA, local_s3
 
-SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "order_id": {"type": "integer"},
-        "line_no": {"type": "integer"},
-        "sku": {"type": "string"},
-        "description": {"type": ["null", "string"]},
-        "quantity": {"type": "number", "multipleOf": 0.001},
-        "unit_price": {"type": "number", "multipleOf": 0.01},
-        "amount": {"type": ["null", "number"], "multipleOf": 0.01},
-        "discount_pct": {"type": ["null", "number"]},
-        "currency": {"type": "string"},
-        "customer_id": {"type": "integer"},
-        "is_closed": {"type": "boolean"},
-        "delivery_date": {"type": ["null", "string"], "format": "date"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-    },
-}
+SCHEMA = ORDER_LINES_SCHEMA
 OFFSETS = ("+02:00", "Z", "-05:30", "+00:00")
 
 PLAIN_WRITER = r"""

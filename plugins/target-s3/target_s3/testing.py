@@ -119,3 +119,26 @@ def local_s3(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+#: A ~15-field ERP order line, as the loader's tests and benchmark send it.
+ORDER_LINES_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "order_id": {"type": "integer"},
+        "line_no": {"type": "integer"},
+        "sku": {"type": "string"},
+        "description": {"type": ["null", "string"]},
+        "quantity": {"type": "number", "multipleOf": 0.001},
+        "unit_price": {"type": "number", "multipleOf": 0.01},
+        "amount": {"type": ["null", "number"], "multipleOf": 0.01},
+        "discount_pct": {"type": ["null", "number"]},
+        "currency": {"type": "string"},
+        "customer_id": {"type": "integer"},
+        "is_closed": {"type": "boolean"},
+        "delivery_date": {"type": ["null", "string"], "format": "date"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from target_s3.testing import LocalS3, local_s3
+from target_s3.testing import ORDER_LINES_SCHEMA, LocalS3, local_s3
 
 TARGET = str(Path(sys.executable).with_name("target-s3"))
 _stack = contextlib.ExitStack()
@@ -106,28 +106,6 @@ def duckdb_query(s3: LocalS3, sql: str) -> list[tuple]:
         "USE_SSL false)"
     )
     return con.execute(sql).fetchall()
-
-
-ORDER_LINES_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "order_id": {"type": "integer"},
-        "line_no": {"type": "integer"},
-        "sku": {"type": "string"},
-        "description": {"type": ["null", "string"]},
-        "quantity": {"type": "number", "multipleOf": 0.001},
-        "unit_price": {"type": "number", "multipleOf": 0.01},
-        "amount": {"type": ["null", "number"], "multipleOf": 0.01},
-        "discount_pct": {"type": ["null", "number"]},
-        "currency": {"type": "string"},
-        "customer_id": {"type": "integer"},
-        "is_closed": {"type": "boolean"},
-        "delivery_date": {"type": ["null", "string"], "format": "date"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-    },
-}
 
 
 def order_line(i: int) -> dict:
