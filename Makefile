@@ -13,7 +13,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench services services-stop clean
+.PHONY: setup demo test lint format bench reliability soak services services-stop clean
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -34,6 +34,8 @@ test: setup lint  ## Every test: lint, each package's own suite, then the end-to
 		echo "=== tests of $$suite"; \
 		(cd $$suite && $(CURDIR)/$(PY) -m pytest -q) || failed="$$failed $$suite"; \
 	done; \
+	echo "=== reliability: the short fault matrix"; \
+	$(PY) reliability/matrix.py || failed="$$failed reliability"; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
 	echo "every suite passed"
 
@@ -44,6 +46,12 @@ lint: setup
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+reliability: setup  ## The fault matrix (20 kill -9 trials, every API/S3 fault, bad input, security)
+	$(PY) reliability/matrix.py
+
+soak: setup  ## The long fault matrix (50 kill -9 trials, 3 trials per fault)
+	$(PY) reliability/matrix.py --soak
 
 bench: setup  ## Throughput and memory of every contender (see bench/RESULTS.md)
 	$(PY) bench/run.py

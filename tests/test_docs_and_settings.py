@@ -60,3 +60,29 @@ def test_env_example_lists_every_variable_the_client_environments_use():
         used = {word[1:] for word in text.split() if word.startswith("$") and word[1:].isupper()}
         used = {u.split("/")[0] for u in used} - {"MELTANO_PROJECT_ROOT"}
         assert used <= defined, f"{path.name} uses {sorted(used - defined)}"
+
+
+def test_numeric_settings_from_environment_variables_reach_the_tap(project):
+    """Environment variables are text; Meltano passes them and the tap reads numbers."""
+    project.env.update(
+        {
+            "TAP_ERP_BACKOFF_BASE_SECONDS": "0.05",
+            "TAP_ERP_BACKOFF_MAX_SECONDS": "0.5",
+            "TAP_ERP_RATE_LIMIT_PER_SECOND": "500",
+            "TAP_ERP_RATE_LIMIT_PER_MINUTE": "60000.5",
+        }
+    )
+    listed = project.run("--environment=demo", "config", "list", "tap-erp")
+    assert "TAP_ERP_BACKOFF_BASE_SECONDS" in listed.stdout
+    catalog = project.run("--environment=demo", "invoke", "tap-erp", "--discover")
+    assert '"sales_order_lines"' in catalog.stdout
+
+
+def test_a_wrong_choice_is_one_line_that_lists_the_choices(project):
+    project.env["TAP_ERP_PAGINATION_STYLE"] = "sideways"
+    result = project.run("--environment=demo", "invoke", "tap-erp", "--discover", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    assert "pagination_style" in output
+    assert "cursor" in output

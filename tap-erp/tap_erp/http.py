@@ -8,6 +8,7 @@ import logging
 import random
 import time
 import typing as t
+import urllib.parse
 
 import orjson
 import requests
@@ -118,6 +119,35 @@ def parse_retry_after(value: str | None, now: Callable[[], datetime.datetime]) -
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, (when - now()).total_seconds())
+
+
+#: Phrases of the socket errors people recognise, found in requests' messages.
+_TRANSPORT_CAUSES = (
+    ("refused", "connection refused"),
+    ("Name or service not known", "host not found"),
+    ("nodename nor servname", "host not found"),
+    ("Temporary failure in name resolution", "host not found"),
+    ("No route to host", "no route to host"),
+    ("reset by peer", "connection reset"),
+    ("RemoteDisconnected", "connection closed by the server"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted (see verify_tls)"),
+)
+
+
+def describe_transport_error(exc: BaseException, url: str) -> str:
+    """A short, readable cause of a transport failure (no nested exception reprs)."""
+    parts = urllib.parse.urlsplit(url)
+    where = parts.netloc or url
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"timed out talking to {where}"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | ConnectionResetError):
+        return f"response from {where} cut short"
+    for phrase, cause in _TRANSPORT_CAUSES:
+        if phrase in text:
+            return f"cannot reach {where}: {cause}"
+    first = text.split("(Caused by", 1)[0].strip() or type(exc).__name__
+    return f"{type(exc).__name__} talking to {where}: {first[:200]}"
 
 
 def _utc_now() -> datetime.datetime:
@@ -285,7 +315,7 @@ class HttpClient:
                 except orjson.JSONDecodeError as exc:
                     raise RetryableError(f"malformed JSON body ({exc})") from None
             except TRANSIENT_EXCEPTIONS as exc:
-                error = RetryableError(f"{type(exc).__name__}: {exc}")
+                error = RetryableError(describe_transport_error(exc, url))
             except RetryableError as exc:
                 error = exc
             attempt += 1

@@ -8,6 +8,7 @@ client's custom fields in separate files that any number of clients share.
 
 from __future__ import annotations
 
+import ast
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -67,3 +68,21 @@ def with_stream_map_files(config: Mapping[str, Any]) -> dict[str, Any]:
         msg = "stream_map_files: expected a list of file paths"
         raise ConfigValidationError(msg)
     return {**config, "stream_maps": merged_stream_maps(files, config.get("stream_maps"))}
+
+
+def describe_map_error(stream_maps: Mapping[str, Any] | None, error: Exception) -> str:
+    """One line naming the stream map property whose expression is broken, if found."""
+    for stream, spec in (stream_maps or {}).items():
+        if not isinstance(spec, Mapping):
+            continue
+        for prop, expression in spec.items():
+            if not isinstance(expression, str) or expression == "__NULL__":
+                continue
+            try:
+                ast.parse(expression)
+            except SyntaxError as exc:
+                return (
+                    f"stream map '{stream}.{prop}': expression {expression!r} is not "
+                    f"valid Python ({exc.msg})"
+                )
+    return f"stream maps: {error}"

@@ -10,7 +10,7 @@ import pendulum
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.mapper import PluginMapper
 
 from tap_erp import schema as schema_mod
@@ -25,7 +25,7 @@ from tap_erp.client import WINDOWS, ERPStream, Runtime
 from tap_erp.errors import HTTPStatusError, TapERPError
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import AUTH_METHODS, PAGING_STYLES, Profile, load_profile
-from tap_erp.stream_map_files import with_stream_map_files
+from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
 from tap_erp.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -186,6 +186,33 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+def coerce_numeric_settings(config: dict[str, t.Any], schema: dict) -> None:
+    """Turn numeric text into numbers for number and integer settings, in place.
+
+    Orchestrators pass settings from environment variables as text (Meltano's
+    `string` kind); "0.5" for a number setting means 0.5. Text that is not a number
+    is left alone for validation to report.
+    """
+    for name, prop in schema.get("properties", {}).items():
+        value = config.get(name)
+        types = prop.get("type")
+        types = {types} if isinstance(types, str) else set(types or ())
+        if not isinstance(value, str) or not types & {"number", "integer"}:
+            continue
+        text = value.strip()
+        if not text:
+            config.pop(name)
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            continue
+        if "integer" in types and number.is_integer():
+            config[name] = int(number)
+        elif "number" in types:
+            config[name] = number
+
+
 def _invalid(setting: str, message: str) -> ConfigValidationError:
     text = f"setting '{setting}': {message}"
     return ConfigValidationError(text, errors=[text])
@@ -339,6 +366,11 @@ class TapERP(Tap):
 
     _runtime: Runtime | None = None
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate the settings, numeric text read as numbers first."""
+        coerce_numeric_settings(self._config, self.config_jsonschema)
+        return super()._validate_config(raise_errors=raise_errors)
+
     @property
     def runtime(self) -> Runtime:
         """Shared profile, transport and resolved settings (built once)."""
@@ -384,10 +416,12 @@ class TapERP(Tap):
 
     def setup_mapper(self) -> None:
         """The SDK's stream maps, including those of `stream_map_files`."""
-        self._mapper = PluginMapper(
-            plugin_config=with_stream_map_files(self.config), logger=self.logger
-        )
-        self.mapper.register_raw_streams_from_catalog(self.catalog)
+        config = with_stream_map_files(self.config)
+        try:
+            self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
+            self.mapper.register_raw_streams_from_catalog(self.catalog)
+        except MappingError as exc:
+            raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
 
     def discover_streams(self) -> list[Stream]:
         """One stream per profile entity, schemas discovered from the ERP."""
@@ -402,7 +436,7 @@ class TapERP(Tap):
         """Run the tap; report fatal errors as one line without a traceback."""
         try:
             super().invoke(*args, **kwargs)
-        except TapERPError as exc:
+        except (TapERPError, MappingError) as exc:
             cls.logger.error("%s", exc)
             raise click.exceptions.Exit(1) from None
 
@@ -416,7 +450,7 @@ class TapERP(Tap):
         """Discovery with the same one-line error reporting."""
         try:
             super().cb_discover(ctx, param, value)
-        except TapERPError as exc:
+        except (TapERPError, MappingError) as exc:
             cls.logger.error("%s", exc)
             ctx.exit(1)
         except ConfigValidationError as exc:

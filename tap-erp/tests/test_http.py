@@ -9,7 +9,7 @@ import pytest
 import requests
 from tap_erp.auth import ApiKeyAuth, BasicAuth, BearerAuth, OAuth2ClientCredentials
 from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
-from tap_erp.http import HttpClient, RateLimiter, parse_retry_after
+from tap_erp.http import HttpClient, RateLimiter, describe_transport_error, parse_retry_after
 
 from .fake_erp import FakeERP, FakeResponse
 
@@ -223,3 +223,26 @@ def test_no_rate_limit_never_sleeps():
     limiter = RateLimiter(sleep=lambda s: pytest.fail("slept"))
     for _ in range(100):
         limiter.acquire()
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (
+            requests.exceptions.ConnectionError(
+                "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+                "/x (Caused by NewConnectionError('Failed to establish a new connection: "
+                "[Errno 111] Connection refused'))"
+            ),
+            "cannot reach 127.0.0.1:9: connection refused",
+        ),
+        (
+            requests.exceptions.ConnectionError("[Errno -2] Name or service not known"),
+            "cannot reach 127.0.0.1:9: host not found",
+        ),
+        (requests.exceptions.ReadTimeout("read timed out"), "timed out talking to 127.0.0.1:9"),
+        (requests.exceptions.ChunkedEncodingError("x"), "response from 127.0.0.1:9 cut short"),
+    ],
+)
+def test_transport_errors_read_as_one_short_cause(exc, expected):
+    assert describe_transport_error(exc, "http://127.0.0.1:9/acme/items?x=1") == expected

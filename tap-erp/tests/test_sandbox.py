@@ -359,3 +359,20 @@ def test_fields_missing_from_the_catalog_are_named_in_a_warning(sb, tmp_path):
     warnings = [line for line in out.stderr.splitlines() if "catalog does not have" in line]
     assert len(warnings) == 1
     assert "U_Color" in warnings[0]
+
+
+def test_bad_stream_map_expression_is_one_line_naming_it(sb, tmp_path):
+    config = config_for(sb, "acme", stream_maps={"sales_orders": {"total": "DocTotal +"}})
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(config))
+    proc = subprocess.run(
+        [*tap_exe(), "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "stream map 'sales_orders.total'" in proc.stderr
+    assert "'DocTotal +'" in proc.stderr

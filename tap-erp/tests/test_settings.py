@@ -12,7 +12,7 @@ import yaml
 from singer_sdk.exceptions import ConfigValidationError
 from tap_erp.errors import ProfileError
 from tap_erp.profiles import PROFILES_DIR, load_profile
-from tap_erp.tap import TapERP, build_runtime
+from tap_erp.tap import TapERP, build_runtime, coerce_numeric_settings
 
 BASE = {"base_url": "http://127.0.0.1:9/acme", "api_key": "k-123"}
 
@@ -130,3 +130,37 @@ def test_invalid_profiles_are_rejected_clearly(tmp_path, mutate, message):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ProfileError, match=message):
         load_profile(str(path))
+
+
+def test_numeric_text_is_read_as_numbers():
+    """Orchestrators pass environment variables as text: "0.05" means 0.05."""
+    config = {
+        **BASE,
+        "backoff_base_seconds": "0.05",
+        "rate_limit_per_minute": " 120 ",
+        "max_retries": "3",
+        "rate_limit_per_second": "",
+        "api_key": "12345",
+    }
+    coerce_numeric_settings(config, TapERP.config_jsonschema)
+    assert config["backoff_base_seconds"] == 0.05
+    assert config["rate_limit_per_minute"] == 120
+    assert config["max_retries"] == 3
+    assert isinstance(config["max_retries"], int)
+    assert "rate_limit_per_second" not in config
+    assert config["api_key"] == "12345"  # text settings stay text
+    assert build_runtime(config).http.backoff_base == 0.05
+
+
+@pytest.mark.parametrize(
+    ("override", "setting"),
+    [
+        ({"backoff_base_seconds": "fast"}, "backoff_base_seconds"),
+        ({"max_retries": "2.5"}, "max_retries"),
+        ({"rate_limit_per_second": "0"}, "rate_limit_per_second"),
+    ],
+)
+def test_bad_numeric_text_names_the_setting(override, setting):
+    with pytest.raises(ConfigValidationError) as info:
+        TapERP(config={**BASE, **override})
+    assert setting in " ".join(info.value.errors)

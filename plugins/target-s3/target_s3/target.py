@@ -7,7 +7,6 @@ import contextlib
 import copy
 import datetime as dt
 import logging
-import sys
 import time
 import typing as t
 import uuid
@@ -21,6 +20,7 @@ from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 
 from target_s3.errors import ConfigError, TargetS3Error
+from target_s3.exits import exit_failed
 from target_s3.layout import DEFAULT_KEY_TEMPLATE, DEFAULT_PARTITION_TEMPLATE, Layout
 from target_s3.reader import FastSingerReader
 from target_s3.sinks import ParquetSink, record_line
@@ -695,8 +695,10 @@ class TargetS3(Target):
                 parse_env_config=config.parse_env if config else False,
             )
             target.listen(getattr(file_input, "buffer", file_input))
-        except ConfigValidationError:
-            raise
+        except ConfigValidationError as exc:
+            for error in exc.errors:
+                cls.logger.error("target-s3 setting error: %s", error)
+            exit_failed(1)
         except BaseException as exc:
             if isinstance(exc, SystemExit) and not exc.code:
                 raise
@@ -705,8 +707,7 @@ class TargetS3(Target):
                 target.fail(message)
             cls.logger.error("target-s3 failed: %s", message)
             cls.logger.debug("details", exc_info=True)
-            sys.stdout.flush()
-            sys.exit(1)
+            exit_failed(1)
 
 
 def _one_line(exc: BaseException) -> str:

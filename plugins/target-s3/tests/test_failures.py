@@ -192,3 +192,27 @@ def test_live_run_is_not_rolled_back(s3, bucket, config, tmp_path):
     proc.stdin.close()
     assert proc.wait(timeout=60) == 0
     assert visible_ids(s3, bucket) == list(range(1, 121)) + list(range(1000, 1010))
+
+
+def test_a_failed_target_does_not_break_the_producers_pipe(s3, config, tmp_path):
+    """After a fatal error the target exits at once, but its stdin stays readable for a
+    while, so the process feeding it (Meltano) sees the exit, not a broken pipe."""
+    config["bucket"] = "no-such-bucket-here"
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [TARGET, "--config", str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    data = order_stream(range(1, 10), state_every=3)
+    proc.stdin.write(data)
+    proc.stdin.flush()
+    assert proc.wait(timeout=60) == 1
+    assert b"bucket 'no-such-bucket-here' does not exist" in proc.stderr.read()
+    for _ in range(200):  # ~3 MB more: far beyond a pipe buffer
+        proc.stdin.write(data * 50)
+        proc.stdin.flush()
+    proc.stdin.close()
+    assert proc.stdout.read() == b""  # EOF: the drainer holds no copy of stdout
