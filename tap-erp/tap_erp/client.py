@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import typing as t
 
 import pendulum
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
@@ -21,7 +24,7 @@ from tap_erp.paging import (
 )
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers import types
     from singer_sdk.tap_base import Tap
@@ -95,6 +98,7 @@ class ERPStream(Stream):
         super().__init__(tap=tap, schema=schema, name=self.name)
         self.primary_keys = list(self.spec.primary_keys)
         self.replication_key = self.spec.replication_key
+        self._page_time = datetime.datetime.now(datetime.UTC)
         self._keys_value: str | None = None
         self._keys_seen: set = set()
 
@@ -156,12 +160,43 @@ class ERPStream(Stream):
 
     # Records
 
+    @functools.cached_property
+    def _everything_selected(self) -> bool:
+        """Whether every property is selected (then no record needs pruning)."""
+        mask = self.mask
+        return all(
+            mask[("properties", name)] for name in self.schema.get("properties", {})
+        ) and not any(
+            isinstance(prop, dict) and "properties" in prop
+            for prop in self.schema.get("properties", {}).values()
+        )
+
+    def _generate_record_messages(self, record: types.Record) -> Iterator[RecordMessage]:
+        """The SDK's RECORD messages, without its per-record work that changes nothing.
+
+        Types already match the schema (no conforming); with every property
+        selected nothing is pruned; `time_extracted` is the arrival of the record's
+        page, taken once per page.
+        """
+        if not self._everything_selected:
+            pop_deselected_record_properties(record, self.schema, self.mask)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=self._page_time,
+                )
+
     def _page_hook(self) -> Callable[[Rows], Rows]:
         """Drop fields the schema does not know (e.g. custom fields of a static schema)."""
         known = frozenset(self.effective_schema.get("properties", {}))
         warned: set[str] = set()
 
         def strip_unknown(rows: Rows) -> Rows:
+            self._page_time = datetime.datetime.now(datetime.UTC)
             if not rows:
                 return rows
             extra = (rows[0].keys() | rows[-1].keys()) - known

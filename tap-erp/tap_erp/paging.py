@@ -39,7 +39,9 @@ def format_timestamp(value: datetime.datetime) -> str:
 
     Fixed width, so these strings sort like the instants they denote.
     """
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is implemented in C and pads the year to four digits; in UTC it always
+    # ends with "+00:00".
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(value: str) -> datetime.datetime:

@@ -9,7 +9,6 @@ import click
 import pendulum
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 from singer_sdk.mapper import PluginMapper
 
@@ -23,10 +22,12 @@ from tap_erp.auth import (
 )
 from tap_erp.client import WINDOWS, ERPStream, Runtime
 from tap_erp.errors import HTTPStatusError, TapERPError
+from tap_erp.fast_maps import speed_up_rename_maps
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import AUTH_METHODS, PAGING_STYLES, Profile, load_profile
 from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
 from tap_erp.streams import STREAM_TYPES
+from tap_erp.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -361,7 +362,7 @@ class TapERP(Tap):
     name = "tap-erp"
     package_name = "tap-erp"
     dynamic_catalog = True
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
     config_jsonschema = CONFIG_SCHEMA
 
     _runtime: Runtime | None = None
@@ -422,6 +423,7 @@ class TapERP(Tap):
             self.mapper.register_raw_streams_from_catalog(self.catalog)
         except MappingError as exc:
             raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
+        speed_up_rename_maps(self.mapper, config.get("stream_maps") or {})
 
     def discover_streams(self) -> list[Stream]:
         """One stream per profile entity, schemas discovered from the ERP."""

@@ -1,0 +1,108 @@
+"""A fast path for stream maps that only rename and drop properties.
+
+The standard model maps native ERP fields to standard columns with plain renames
+(`order_id: DocEntry`, `__else__: __NULL__`). The Singer SDK evaluates each of them
+per record with simpleeval, which costs more than extracting the record. A map made
+only of renames and removals is compiled here into a dict comprehension with the
+same result; any other map (expressions, filters, aliases) keeps the SDK's path.
+"""
+
+from __future__ import annotations
+
+import ast
+import typing as t
+
+from singer_sdk.mapper import CustomStreamMap
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from singer_sdk.mapper import PluginMapper
+
+NULL = "__NULL__"
+#: Names the SDK's expression evaluator binds itself; a field of that name is shadowed.
+RESERVED_NAMES = frozenset(
+    {"_", "record", "config", "self", "fake", "__stream_name__", "__original_stream_name__"}
+)
+IGNORED_OPTIONS = frozenset({"__key_properties__"})
+
+Transform = t.Callable[[dict], "dict | None"]
+
+
+def compile_renames(spec: Mapping[str, t.Any]) -> list[tuple[str, str | None]] | None:
+    """(column, source field or None to drop) per property, or None if not rename-only."""
+    ops: list[tuple[str, str | None]] = []
+    for name, value in spec.items():
+        if name in IGNORED_OPTIONS or name == "__else__":
+            continue
+        if name.startswith("__") and name.endswith("__"):
+            return None  # __filter__, __alias__, __source__, ...
+        if value is None or value == NULL:
+            ops.append((name, None))
+            continue
+        if not isinstance(value, str):
+            return None
+        try:
+            node = ast.parse(value, mode="eval").body
+        except SyntaxError:
+            return None
+        if not isinstance(node, ast.Name) or node.id in RESERVED_NAMES:
+            return None
+        ops.append((name, node.id))
+    return ops
+
+
+def rename_transform(
+    ops: list[tuple[str, str | None]],
+    *,
+    include_others: bool,
+    key_properties: list[str],
+    fallback: Transform,
+) -> Transform:
+    """The SDK's transform for a rename-only map, without per-value evaluation."""
+    renames = [(column, source) for column, source in ops if source is not None]
+    drops = [column for column, source in ops if source is None]
+    renamed = {column for column, _ in renames}
+    # Properties dropped before any rename that re-adds them stay dropped only if no
+    # later rename writes them; keep the SDK's order exactly when that happens.
+    if renamed & set(drops):
+        return fallback
+
+    def transform(record: dict) -> dict | None:
+        if include_others:
+            result = record.copy()
+        else:
+            result = {k: record[k] for k in key_properties if k in record}
+        try:
+            for column, source in renames:
+                result[column] = record[source]
+        except KeyError:
+            return fallback(record)  # the SDK raises its own clear error
+        for column in drops:
+            result.pop(column, None)
+        return result
+
+    return transform
+
+
+def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any]) -> int:
+    """Give every rename-only CustomStreamMap the fast transform; returns how many."""
+    done = 0
+    for maps in mapper.stream_maps.values():
+        for stream_map in maps:
+            if not isinstance(stream_map, CustomStreamMap):
+                continue
+            spec = stream_maps.get(stream_map.stream_alias)
+            if not isinstance(spec, dict) or stream_map.stream_alias != stream_map.stream_name:
+                continue
+            ops = compile_renames(spec)
+            if ops is None or spec.get("__else__", "keep") not in {"keep", None, NULL}:
+                continue
+            stream_map._transform_fn = rename_transform(
+                ops,
+                include_others="__else__" not in spec,
+                key_properties=list(stream_map.transformed_key_properties or []),
+                fallback=stream_map._transform_fn,
+            )
+            done += 1
+    return done

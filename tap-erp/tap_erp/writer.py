@@ -1,0 +1,45 @@
+"""Singer output: msgspec encoding, buffered so that RECORDs do not cost a syscall each.
+
+The SDK's msgspec writer flushes stdout after every message. Here RECORD lines
+collect in one buffer that is written out when it holds ``FLUSH_BYTES``, and before
+any other message (SCHEMA, STATE, BATCH, ...) is written, so a STATE never reaches
+the reader ahead of the records it covers.
+"""
+
+from __future__ import annotations
+
+import atexit
+import sys
+import typing as t
+
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib.messages import SingerMessageType
+
+if t.TYPE_CHECKING:
+    from singer_sdk.singerlib.messages import Message
+
+#: RECORD bytes kept before a write to stdout.
+FLUSH_BYTES = 256 * 1024
+
+
+class BufferedMsgSpecWriter(MsgSpecWriter):
+    """msgspec-encoded Singer messages; RECORDs buffered, everything else flushes."""
+
+    def __init__(self) -> None:
+        """Start with an empty buffer; whatever is left is written at exit."""
+        super().__init__()
+        self._buffer = bytearray()
+        atexit.register(self.flush)
+
+    def write_message(self, message: Message) -> None:
+        """Buffer a RECORD; write the buffer (and any other message) out."""
+        self._buffer += self.format_message(message)
+        if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered byte to stdout."""
+        if self._buffer:
+            sys.stdout.buffer.write(self._buffer)
+            self._buffer.clear()
+        sys.stdout.flush()
