@@ -105,7 +105,7 @@ class StreamConverter:
         try:
             read = pj.read_json(
                 pa.BufferReader(pa.py_buffer(data)),
-                read_options=pj.ReadOptions(block_size=_BLOCK_SIZE),
+                read_options=pj.ReadOptions(block_size=_BLOCK_SIZE, use_threads=False),
                 parse_options=parse,
             )
         except pa.ArrowInvalid as exc:
