@@ -9,6 +9,10 @@ the reader ahead of the records it covers.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
+import os
+import stat
 import sys
 import typing as t
 
@@ -20,6 +24,16 @@ if t.TYPE_CHECKING:
 
 #: RECORD bytes kept before a write to stdout.
 FLUSH_BYTES = 256 * 1024
+#: Capacity asked for a pipe on stdout (Linux caps it at /proc/sys/fs/pipe-max-size).
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(fd: int, size: int = PIPE_BYTES) -> None:
+    """Let a pipe hold `size` bytes instead of 64 KiB, so that the tap and the process
+    reading it stall less on each other; nothing happens for files or terminals."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, size)
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -30,6 +44,7 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         super().__init__()
         self._buffer = bytearray()
         atexit.register(self.flush)
+        widen_pipe(1)
 
     def write_message(self, message: Message) -> None:
         """Buffer a RECORD; write the buffer (and any other message) out."""

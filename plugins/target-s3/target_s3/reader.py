@@ -11,6 +11,10 @@ decoded fully and dispatched like the SDK does.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import stat
 import sys
 import typing as t
 from collections import Counter
@@ -23,6 +27,14 @@ from target_s3.types import json_decoder
 
 if t.TYPE_CHECKING:
     from target_s3.target import TargetS3
+
+
+def widen_stdin_pipe(size: int = 1 << 20) -> None:
+    """Let a pipe on stdin hold `size` bytes instead of 64 KiB (Linux; capped by
+    /proc/sys/fs/pipe-max-size), so the producer stalls less while we convert."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        if stat.S_ISFIFO(os.fstat(0).st_mode):
+            fcntl.fcntl(0, fcntl.F_SETPIPE_SZ, size)
 
 
 class _Envelope(msgspec.Struct):
@@ -65,6 +77,7 @@ class FastSingerReader(GenericSingerReader[bytes]):
         append = target.append_line if target is not None else None
         long_prefix, short_prefix = _PREFIXES
         long_len, short_len = len(long_prefix), len(short_prefix)
+        widen_stdin_pipe()
         if target is not None:
             target.ensure_started()
         stats: Counter[str] = Counter()
