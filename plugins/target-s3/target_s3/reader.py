@@ -77,7 +77,6 @@ class FastSingerReader(GenericSingerReader[bytes]):
         append = target.append_line if target is not None else None
         long_prefix, short_prefix = _PREFIXES
         long_len, short_len = len(long_prefix), len(short_prefix)
-        widen_stdin_pipe()
         if target is not None:
             target.ensure_started()
         stats: Counter[str] = Counter()

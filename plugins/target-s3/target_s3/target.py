@@ -23,7 +23,7 @@ from singer_sdk.target_base import Target
 from target_s3.errors import ConfigError, TargetS3Error
 from target_s3.exits import exit_failed
 from target_s3.layout import DEFAULT_KEY_TEMPLATE, DEFAULT_PARTITION_TEMPLATE, Layout
-from target_s3.reader import FastSingerReader
+from target_s3.reader import FastSingerReader, widen_stdin_pipe
 from target_s3.sinks import ParquetSink, record_line
 from target_s3.storage import Batch, Publisher, S3Settings, Storage
 
@@ -403,6 +403,7 @@ class TargetS3(Target):
         if self._started:
             return
         self._started = True
+        widen_stdin_pipe()
         self.logger.info(
             "Run %s for client '%s' into s3://%s/%s",
             self.run_id,
