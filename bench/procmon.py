@@ -131,17 +131,31 @@ class TreeWatcher:
             self.poll()
             self._stop.wait(self.interval)
 
+    def _final_labels(self) -> dict[int, str]:
+        """Each process's last readable label ('?' only if it never had another)."""
+        labels: dict[int, str] = {}
+        for pid, name in self.peaks:
+            if name != "?" or pid not in labels:
+                labels[pid] = name
+        return labels
+
     def cpu_seconds_by_label(self) -> dict[str, float]:
         """CPU seconds per process label (summed over processes; the last poll's view)."""
+        labels = self._final_labels()
+        per_pid: dict[int, int] = {}
+        for (pid, _), ticks in self.ticks.items():
+            per_pid[pid] = max(per_pid.get(pid, 0), ticks)
         out: dict[str, float] = {}
-        for (_, name), ticks in self.ticks.items():
-            out[name] = out.get(name, 0.0) + ticks / TICKS
+        for pid, ticks in per_pid.items():
+            out[labels[pid]] = out.get(labels[pid], 0.0) + ticks / TICKS
         return out
 
     def peak_mb_by_label(self) -> dict[str, float]:
         """Largest peak per process label, in MB (10^6 bytes)."""
+        labels = self._final_labels()
         out: dict[str, float] = {}
-        for (_, name), kb in self.peaks.items():
+        for (pid, _), kb in self.peaks.items():
+            name = labels[pid]
             out[name] = max(out.get(name, 0.0), kb * 1024 / 1e6)
         return out
 

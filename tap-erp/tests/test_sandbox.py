@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -187,8 +188,14 @@ def test_full_then_incremental_sync(sb, tmp_path, tenant):
             k: v for k, v in server_rows(sb, tenant, stream).items() if k in set(expected)
         }
 
+    before = sb.stats(tenant)
     third = run_tap(tmp_path, config_for(sb, tenant, page_size=400), state=second.state)
     assert all(not third.records.get(stream) for stream in INCREMENTAL)
+    # Nothing changed: one request per incremental stream, the inventory snapshot's
+    # pages and the metadata document (discovery), nothing more.
+    sent = sb.stats(tenant)["requests"]["data"] - before["requests"]["data"]
+    snapshot_pages = math.ceil(before["counts"]["inventory"] / 400)
+    assert sent <= len(INCREMENTAL) + snapshot_pages + 1, sent
 
 
 def catalog_selecting(tmp_path, config, streams) -> Path:
