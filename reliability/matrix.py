@@ -254,6 +254,7 @@ def new_ctx(erp: SandboxServer, s3: LocalS3, tenant: str = "acme", **env: str) -
                 "TAP_ERP_BACKOFF_BASE_SECONDS": "0.05",
                 "TAP_ERP_BACKOFF_MAX_SECONDS": "0.5",
                 "TARGET_S3_BATCH_MAX_ROWS": "200",
+                "TAP_ERP_BATCH_CONFIG_BATCH_SIZE": "250",  # several BATCH files per stream
             }
         )
         if tenant == "globex":

@@ -62,6 +62,7 @@ def test_the_tap_feeds_another_singer_target(project, erp):
     out = project.workdir / "jsonl"
     out.mkdir()
     project.env["TARGET_JSONL_DESTINATION_PATH"] = str(out)
+    project.env["TAP_ERP_BATCH_MESSAGES"] = "false"  # target-jsonl reads RECORD messages only
     project.run("--environment=demo", "run", "tap-erp", "target-jsonl")
     totals = erp.stats("acme")["counts"]
     for stream in STREAMS:
@@ -70,6 +71,20 @@ def test_the_tap_feeds_another_singer_target(project, erp):
         assert len(lines) == totals[stream], stream
     order = json.loads((next(out.glob("sales_orders*.jsonl"))).read_text().splitlines()[0])
     assert {"order_id", "total_amount", "updated_at"} <= set(order)
+
+
+def test_a_loader_without_batch_support_fails_the_run_without_moving_state(project, erp):
+    """target-jsonl cannot read BATCH messages: the run fails, no bookmark covers them."""
+    out = project.workdir / "jsonl"
+    out.mkdir()
+    project.env["TARGET_JSONL_DESTINATION_PATH"] = str(out)
+    project.env["TAP_ERP_BATCH_WAIT_SECONDS"] = "3"
+    result = project.run("--environment=demo", "run", "tap-erp", "target-jsonl", check=False)
+    assert result.returncode != 0
+    got = project.run("--environment=demo", "state", "get", "demo:tap-erp-to-target-jsonl")
+    text = got.stdout
+    bookmarks = json.loads(text[text.index("{") :]).get("singer_state", {}).get("bookmarks", {})
+    assert "sales_order_lines" not in bookmarks or not bookmarks["sales_order_lines"]
 
 
 def test_state_can_live_in_s3(project, erp):

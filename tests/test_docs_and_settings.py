@@ -15,7 +15,6 @@ SDK_BUILTINS = {
     "faker_config",
     "flattening_max_key_length",
     "flattening_separator",
-    "batch_config",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import functools
@@ -14,6 +15,8 @@ from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
+from tap_erp.batches import local_root, sweep_stale, wait_until_taken, write_batches
+from tap_erp.fast_maps import is_plain
 from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
@@ -27,6 +30,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers import types
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.tap_base import Tap
 
     from tap_erp.http import HttpClient
@@ -189,6 +193,81 @@ class ERPStream(Stream):
                     version=self._stream_version,
                     time_extracted=self._page_time,
                 )
+
+    # Batches
+
+    def get_batch_config(self, config: t.Mapping) -> BatchConfig | None:
+        """`batch_config`, unless a stream map needs RECORD messages (expressions, aliases)."""
+        batch_config = super().get_batch_config(config)
+        if batch_config is None or not config.get("batch_messages", True):
+            return None
+        maps = self.stream_maps
+        if len(maps) != 1 or not is_plain(maps[0]) or maps[0].stream_alias != self.name:
+            self.logger.info(
+                "'%s': its stream maps evaluate expressions; sending RECORD messages", self.name
+            )
+            return None
+        return batch_config
+
+    def _sync_batches(
+        self, batch_config: BatchConfig, context: types.Context | None = None
+    ) -> None:
+        """BATCH messages; each one's STATE only after the loader has taken its files.
+
+        A loader that reads BATCH files removes them once read (target-s3 does). The
+        STATE covering a batch is written when its files are gone, one batch later
+        so that the next file is written meanwhile. A loader that ignores BATCH
+        messages never takes the files: the sync then fails after
+        `batch_wait_seconds` instead of moving the bookmark past records that did
+        not land.
+        """
+        wait = float(self.config.get("batch_wait_seconds") or 600)
+        pending: tuple[list[str], dict] | None = None
+        with self.get_batch_counter() as counter:
+            for encoding, manifest in self.get_batches(batch_config, context):
+                counter.increment()
+                snapshot = copy.deepcopy(self.tap_state)
+                self._write_batch_message(encoding=encoding, manifest=manifest)
+                if pending is not None:
+                    self._state_when_taken(*pending, wait=wait)
+                pending = (manifest, snapshot)
+            if pending is not None:
+                self._state_when_taken(*pending, wait=wait)
+
+    def _state_when_taken(self, manifest: list[str], state: dict, *, wait: float) -> None:
+        """Write `state` once every file of `manifest` is gone (taken by the loader)."""
+        wait_until_taken(manifest, wait)
+        self._tap.state_writer.write_state(state)
+        self.state_manager.is_flushed = True
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: types.Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """Mapped records in JSON-lines files; the bookmark follows the written records."""
+        stream_map = self.stream_maps[0]
+        transform = stream_map.transform
+        if not self._everything_selected:
+
+            def transform(record: dict) -> dict | None:
+                pop_deselected_record_properties(record, self.schema, self.mask)
+                return stream_map.transform(record)
+
+        def written(record: dict) -> None:
+            self._increment_stream_state(record, context=context)
+
+        if not getattr(self._tap, "_batches_swept", False):
+            self._tap._batches_swept = True  # type: ignore[attr-defined]
+            stale = max(3600.0, 2 * float(self.config.get("batch_wait_seconds") or 600))
+            removed = sweep_stale(local_root(batch_config), stale)
+            if removed:
+                self.logger.info("Removed %d batch file(s) left by interrupted runs", removed)
+        files = 0
+        for encoding, manifest in write_batches(
+            self.get_records(context), transform, batch_config, self.name, written
+        ):
+            files += 1
+            yield encoding, manifest
+        self.logger.info("'%s': %d batch file(s) written", self.name, files)
 
     def _page_hook(self) -> Callable[[Rows], Rows]:
         """Drop fields the schema does not know (e.g. custom fields of a static schema)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import typing as t
 
-from singer_sdk.mapper import CustomStreamMap
+from singer_sdk.mapper import CustomStreamMap, SameRecordTransform, StreamMap
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -104,5 +104,15 @@ def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any])
                 key_properties=list(stream_map.transformed_key_properties or []),
                 fallback=stream_map._transform_fn,
             )
+            stream_map.renames_only = True  # type: ignore[attr-defined]
             done += 1
     return done
+
+
+def is_plain(stream_map: StreamMap) -> bool:
+    """A map that gives one record per record without evaluating expressions."""
+    if stream_map.flattening_enabled:
+        return False
+    if type(stream_map) is SameRecordTransform:
+        return True
+    return bool(getattr(stream_map, "renames_only", False))

@@ -164,6 +164,25 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Client-side limit of requests per minute (evenly spaced); unset: none.",
     ),
     th.Property(
+        "batch_messages",
+        th.BooleanType,
+        default=True,
+        description=(
+            "With batch_config set: send records in files (BATCH messages). False "
+            "sends RECORD messages, for loaders without BATCH support."
+        ),
+    ),
+    th.Property(
+        "batch_wait_seconds",
+        th.NumberType(exclusive_minimum=0),
+        default=600,
+        description=(
+            "With batch_config: how long to wait for the loader to take (read and "
+            "remove) a batch file before the sync fails; a batch's STATE is only sent "
+            "once its files are taken, so a loader without BATCH support loses nothing."
+        ),
+    ),
+    th.Property(
         "verify_tls",
         th.BooleanType,
         default=True,

@@ -6,6 +6,8 @@ import json
 import math
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -383,3 +385,74 @@ def test_bad_stream_map_expression_is_one_line_naming_it(sb, tmp_path):
     assert "Traceback" not in proc.stderr
     assert "stream map 'sales_orders.total'" in proc.stderr
     assert "'DocTotal +'" in proc.stderr
+
+
+def batch_config_in(folder: Path) -> dict:
+    return {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": folder.as_uri()},
+        "batch_size": 700,
+    }
+
+
+def test_batches_carry_every_record_and_state_waits_for_the_loader(sb, tmp_path):
+    """A stand-in loader takes (reads and deletes) each file as it appears."""
+    folder = tmp_path / "batches"
+    folder.mkdir()
+    taken: list[bytes] = []
+    stop = threading.Event()
+
+    def loader():
+        while not stop.is_set():
+            for path in sorted(folder.glob("*.jsonl")):
+                time.sleep(0.05)  # a file is complete once its BATCH message is out
+                taken.append(path.read_bytes())
+                path.unlink()
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=loader, daemon=True)
+    thread.start()
+    try:
+        config = config_for(sb, "acme", page_size=400, batch_config=batch_config_in(folder))
+        cfg = tmp_path / "config.json"
+        cfg.write_text(json.dumps(config))
+        proc = subprocess.run(
+            [*tap_exe(), "--config", str(cfg)], capture_output=True, timeout=300, check=False
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    messages = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    batches = [m for m in messages if m["type"] == "BATCH"]
+    assert {m["stream"] for m in batches} >= {"sales_order_lines", "sales_orders"}
+    lines = [orjson.loads(x) for blob in taken for x in blob.splitlines()]
+    assert (
+        len([r for r in lines if "LineKey" in r]) == sb.stats("acme")["counts"]["sales_order_lines"]
+    )
+    # every BATCH is followed, later, by a STATE; the last message is a STATE
+    assert messages[-1]["type"] == "STATE"
+    last_batch = max(i for i, m in enumerate(messages) if m["type"] == "BATCH")
+    assert any(m["type"] == "STATE" for m in messages[last_batch + 1 :])
+
+
+def test_a_loader_that_never_takes_the_files_gets_no_state_for_them(sb, tmp_path):
+    folder = tmp_path / "batches"
+    config = config_for(
+        sb, "acme", page_size=400, batch_config=batch_config_in(folder), batch_wait_seconds=1
+    )
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps(config))
+    proc = subprocess.run(
+        [*tap_exe(), "--config", str(cfg)], capture_output=True, timeout=300, check=False
+    )
+    assert proc.returncode == 1
+    stderr = proc.stderr.decode()
+    assert "may not support BATCH messages" in stderr
+    assert "Traceback" not in stderr
+    messages = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    first_batch = next(i for i, m in enumerate(messages) if m["type"] == "BATCH")
+    stream = messages[first_batch]["stream"]
+    for m in messages[first_batch:]:
+        if m["type"] == "STATE":
+            assert not m["value"]["bookmarks"].get(stream), m

@@ -20,12 +20,14 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 
+from target_s3.batch_files import local_path, record_lines
 from target_s3.errors import ConfigError, TargetS3Error
 from target_s3.exits import exit_failed
 from target_s3.layout import DEFAULT_KEY_TEMPLATE, DEFAULT_PARTITION_TEMPLATE, Layout
 from target_s3.reader import FastSingerReader, widen_stdin_pipe
 from target_s3.sinks import ParquetSink, record_line
 from target_s3.storage import Batch, Publisher, S3Settings, Storage
+from target_s3.types import json_decoder
 
 if t.TYPE_CHECKING:
     from types import FrameType
@@ -355,6 +357,7 @@ class TargetS3(Target):
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.BATCH,
         TargetCapabilities.VALIDATE_RECORDS,
     ]
 
@@ -546,6 +549,21 @@ class TargetS3(Target):
             if self.settings.validate_records:
                 sink._validate_and_parse(record)
             self.append_line(sink, record_line(record))  # type: ignore[arg-type]
+
+    def _process_batch_message(self, message_dict: dict) -> None:
+        """Records in files (BATCH): each line goes the way of a RECORD line."""
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        self._assert_sink_exists(stream)
+        sink = self.routes.get(stream)
+        for url in message_dict["manifest"]:
+            for line in record_lines(stream, url, message_dict["encoding"]):
+                if sink is not None:
+                    self.append_line(sink, line)
+                else:
+                    self._process_record_message(json_decoder.decode(line))
+            with contextlib.suppress(OSError):
+                local_path(url).unlink()
 
     def append_line(self, sink: ParquetSink, line: bytes) -> None:
         """Buffer one RECORD message line; flush on size; check ages now and then."""

@@ -1,0 +1,164 @@
+"""Records as JSON-lines files with Singer BATCH messages (the SDK's `batch_config`).
+
+With `batch_config` set, each stream writes its (mapped) records to files of
+`batch_size` records and sends one BATCH message per file, followed by the STATE
+that covers exactly the records written so far. A loader that reads such files
+(target-s3 does) then gets a few messages per batch instead of one per record.
+Only local storage (`file://` or a path) and the `jsonl` encoding (plain or gzip)
+are written; a stream whose maps evaluate expressions sends RECORD messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import time
+import typing as t
+import urllib.parse
+import uuid
+from pathlib import Path
+
+from singer_sdk.contrib.msgspec import encoder
+
+from tap_erp.errors import TapERPError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
+
+#: Bytes of encoded records collected before a write to the open file.
+WRITE_BYTES = 1 << 20
+
+
+def local_root(batch_config: BatchConfig) -> Path:
+    """The folder of `batch_config.storage.root` (a file:// URL or a path)."""
+    root = batch_config.storage.root
+    parts = urllib.parse.urlsplit(root)
+    if parts.scheme not in ("", "file"):
+        msg = f"setting 'batch_config': storage root {root!r} must be a local folder (file://)"
+        raise TapERPError(msg)
+    path = Path(urllib.parse.unquote(parts.path) if parts.scheme else root).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"setting 'batch_config': cannot create {path}: {exc.strerror or exc}"
+        raise TapERPError(msg) from None
+    return path
+
+
+def check_encoding(encoding: BaseBatchFileEncoding) -> None:
+    """Only JSON lines, plain or gzip."""
+    if encoding.format != "jsonl" or (encoding.compression or "none") not in ("none", "gzip"):
+        msg = (
+            "setting 'batch_config': encoding must be format 'jsonl' with compression "
+            f"'none' or 'gzip', not {encoding.format!r}/{encoding.compression!r}"
+        )
+        raise TapERPError(msg)
+
+
+def write_batches(
+    records: Iterable[dict],
+    transform: Callable[[dict], dict | None],
+    batch_config: BatchConfig,
+    stream: str,
+    after_each: Callable[[dict], None],
+) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+    """Write transformed records into files of `batch_size` records; yield
+    (encoding, [file URL]) per file.
+
+    `after_each(record)` runs once a record is in the file being written (or was
+    filtered out): the stream advances its bookmark there, so at each yield the
+    bookmark covers exactly the records of the files yielded so far.
+    """
+    encoding = batch_config.encoding
+    check_encoding(encoding)
+    root = local_root(batch_config)
+    gz = encoding.compression == "gzip"
+    size = max(1, int(batch_config.batch_size))
+    prefix = batch_config.storage.prefix or ""
+    buffer = bytearray()
+    path: Path | None = None
+    handle: t.Any = None
+    count = 0
+    try:
+        for record in records:
+            out = transform(record)
+            if out is None:
+                after_each(record)
+                continue
+            if handle is None:
+                name = f"{prefix}{stream}-{uuid.uuid4().hex}.jsonl" + (".gz" if gz else "")
+                path = root / name
+                handle = _create(path, gz=gz)
+            encoder.encode_into(out, buffer, -1)
+            buffer += b"\n"
+            after_each(record)
+            count += 1
+            if len(buffer) >= WRITE_BYTES:
+                handle.write(buffer)
+                buffer.clear()
+            if count >= size:
+                yield _close(handle, buffer, path, encoding)
+                handle, count = None, 0
+        if handle is not None:
+            yield _close(handle, buffer, path, encoding)
+            handle = None
+    finally:
+        if handle is not None:  # an error mid-file: nothing refers to it
+            handle.close()
+            if path is not None:
+                path.unlink(missing_ok=True)
+
+
+def _create(path: Path, *, gz: bool) -> t.IO[bytes]:
+    """A new file only its owner can read (it holds the client's records)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    # reopened by name, the file keeps its mode; the handle stays open across yields
+    return gzip.open(path, "wb", compresslevel=1) if gz else path.open("wb")
+
+
+def sweep_stale(root: Path, older_than: float) -> int:
+    """Remove batch files left by runs that were killed (not touched for `older_than` s)."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in root.glob("*.jsonl*"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
+
+
+def _close(
+    handle: t.Any, buffer: bytearray, path: Path | None, encoding: BaseBatchFileEncoding
+) -> tuple[BaseBatchFileEncoding, list[str]]:
+    handle.write(buffer)
+    buffer.clear()
+    handle.close()
+    assert path is not None
+    return encoding, [path.resolve().as_uri()]
+
+
+def wait_until_taken(manifest: list[str], seconds: float, poll: float = 0.02) -> None:
+    """Block until no file of `manifest` exists; fail after `seconds`."""
+    paths = [local_path_of(url) for url in manifest]
+    deadline = time.monotonic() + seconds
+    delay = poll
+    while any(p.exists() for p in paths):
+        if time.monotonic() > deadline:
+            msg = (
+                f"the loader has not read batch file {paths[0]} after {seconds:.0f} s: "
+                "it may not support BATCH messages (target-s3 does). Unset "
+                "'batch_config' for this loader; no STATE was sent for these records"
+            )
+            raise TapERPError(msg)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def local_path_of(url: str) -> Path:
+    """The path of a file:// URL."""
+    parts = urllib.parse.urlsplit(url)
+    return Path(urllib.parse.unquote(parts.path) if parts.scheme else url)
