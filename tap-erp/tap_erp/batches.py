@@ -63,14 +63,17 @@ def write_batches(
     transform: Callable[[dict], dict | None],
     batch_config: BatchConfig,
     stream: str,
+    *,
     after_each: Callable[[dict], None],
+    before_yield: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
     """Write transformed records into files of `batch_size` records; yield
     (encoding, [file URL]) per file.
 
     `after_each(record)` runs once a record is in the file being written (or was
     filtered out): the stream advances its bookmark there, so at each yield the
-    bookmark covers exactly the records of the files yielded so far.
+    bookmark covers exactly the records of the files yielded so far. `before_yield()`
+    runs before each file is handed out (to settle a bookmark kept lazily).
     """
     encoding = batch_config.encoding
     check_encoding(encoding)
@@ -100,8 +103,10 @@ def write_batches(
                 handle.write(buffer)
                 buffer.clear()
             if count >= size:
+                before_yield()
                 yield _close(handle, buffer, path, encoding)
                 handle, count = None, 0
+        before_yield()
         if handle is not None:
             yield _close(handle, buffer, path, encoding)
             handle = None

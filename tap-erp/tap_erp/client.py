@@ -85,6 +85,40 @@ def backfill_windows(
         low = high
 
 
+class NewestTieGroup:
+    """The records of the newest replication-key value, kept until `settle`.
+
+    Records arrive ordered by (replication key, primary key), so advancing the
+    bookmark with only the last tie group gives the same state as advancing it
+    record by record, at a fraction of the cost.
+    """
+
+    def __init__(self, stream: ERPStream, context: types.Context | None) -> None:
+        """Track `stream`'s replication key."""
+        self.stream = stream
+        self.context = context
+        self.key = stream.replication_key
+        self.value: t.Any = None
+        self.records: list[dict] = []
+
+    def add(self, record: dict) -> None:
+        """Remember a record that is now in a batch file."""
+        if self.key is None:
+            return
+        value = record[self.key]
+        if value != self.value:
+            self.value = value
+            self.records = [record]
+        else:
+            self.records.append(record)
+
+    def settle(self) -> None:
+        """Advance the stream's bookmark over the remembered records."""
+        for record in self.records:
+            self.stream._increment_stream_state(record, context=self.context)
+        self.records = []
+
+
 class ERPStream(Stream):
     """One ERP entity, described by its entry in the tap's profile."""
 
@@ -252,8 +286,7 @@ class ERPStream(Stream):
                 pop_deselected_record_properties(record, self.schema, self.mask)
                 return stream_map.transform(record)
 
-        def written(record: dict) -> None:
-            self._increment_stream_state(record, context=context)
+        newest = NewestTieGroup(self, context)
 
         if not getattr(self._tap, "_batches_swept", False):
             self._tap._batches_swept = True  # type: ignore[attr-defined]
@@ -263,7 +296,12 @@ class ERPStream(Stream):
                 self.logger.info("Removed %d batch file(s) left by interrupted runs", removed)
         files = 0
         for encoding, manifest in write_batches(
-            self.get_records(context), transform, batch_config, self.name, written
+            self.get_records(context),
+            transform,
+            batch_config,
+            self.name,
+            after_each=newest.add,
+            before_yield=newest.settle,
         ):
             files += 1
             yield encoding, manifest

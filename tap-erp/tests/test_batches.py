@@ -24,7 +24,7 @@ def config(folder, size=2, compression="none"):
 def test_files_of_batch_size_and_the_bookmark_follows(tmp_path):
     seen = []
     records = [{"id": i} for i in range(5)]
-    out = list(write_batches(records, lambda r: r, config(tmp_path), "s", seen.append))
+    out = list(write_batches(records, lambda r: r, config(tmp_path), "s", after_each=seen.append))
     assert len(out) == 3
     assert seen == records
     paths = sorted(tmp_path.glob("s-*.jsonl"))
@@ -36,19 +36,25 @@ def test_filtered_records_still_move_the_bookmark(tmp_path):
     seen = []
     records = [{"id": i} for i in range(4)]
     keep_even = lambda r: r if r["id"] % 2 == 0 else None  # noqa: E731
-    out = list(write_batches(records, keep_even, config(tmp_path, size=10), "s", seen.append))
+    out = list(
+        write_batches(records, keep_even, config(tmp_path, size=10), "s", after_each=seen.append)
+    )
     assert len(out) == 1
     assert seen == records
 
 
 def test_unsupported_encoding_and_storage_are_clear(tmp_path):
     with pytest.raises(TapERPError, match="jsonl"):
-        list(write_batches([{}], lambda r: r, config(tmp_path, compression="zstd"), "s", print))
+        list(
+            write_batches(
+                [{}], lambda r: r, config(tmp_path, compression="zstd"), "s", after_each=print
+            )
+        )
     bad = BatchConfig.from_dict(
         {"encoding": {"format": "jsonl"}, "storage": {"root": "s3://bucket/x"}}
     )
     with pytest.raises(TapERPError, match="local folder"):
-        list(write_batches([{}], lambda r: r, bad, "s", print))
+        list(write_batches([{}], lambda r: r, bad, "s", after_each=print))
 
 
 def test_waiting_for_a_file_nobody_takes_fails(tmp_path):

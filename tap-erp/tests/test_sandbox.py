@@ -391,7 +391,7 @@ def batch_config_in(folder: Path) -> dict:
     return {
         "encoding": {"format": "jsonl", "compression": "none"},
         "storage": {"root": folder.as_uri()},
-        "batch_size": 700,
+        "batch_size": 333,
     }
 
 
@@ -430,8 +430,11 @@ def test_batches_carry_every_record_and_state_waits_for_the_loader(sb, tmp_path)
     assert (
         len([r for r in lines if "LineKey" in r]) == sb.stats("acme")["counts"]["sales_order_lines"]
     )
-    # every BATCH is followed, later, by a STATE; the last message is a STATE
+    # every BATCH is followed, later, by a STATE; the last message is a STATE, with
+    # the same bookmarks (tie keys included) as a sync sending RECORD messages
     assert messages[-1]["type"] == "STATE"
+    records_mode = run_tap(tmp_path, config_for(sb, "acme", page_size=400))
+    assert messages[-1]["value"]["bookmarks"] == records_mode.state["bookmarks"]
     last_batch = max(i for i, m in enumerate(messages) if m["type"] == "BATCH")
     assert any(m["type"] == "STATE" for m in messages[last_batch + 1 :])
 
