@@ -43,9 +43,9 @@ for _path in (HERE, ROOT / "scripts", ROOT / "tests"):
 
 from erp_quality.lake import Lake, LakeConfig  # noqa: E402
 from erp_sandbox.testing import CREDENTIALS, SandboxServer, free_port, sandbox_server  # noqa: E402
-from fault_proxy import fault_proxy  # noqa: E402
 from project import MELTANO, STREAMS, Endpoints, meltano_env, state_id  # noqa: E402
 from standard_model import KEYS  # noqa: E402
+from target_s3.fault_proxy import fault_proxy  # noqa: E402
 from target_s3.testing import LocalS3, local_s3  # noqa: E402
 
 DEMO_RUN = ("--environment=demo", "run", "tap-erp", "target-s3")

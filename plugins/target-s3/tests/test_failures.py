@@ -11,7 +11,7 @@ import time
 import pyarrow as pa
 import pytest
 from conftest import TARGET, list_keys, order_stream, read_parquet, run_target, states
-from faulty_proxy import Faults, faulty_proxy
+from target_s3.fault_proxy import fault_proxy
 from target_s3.testing import free_port
 
 
@@ -70,9 +70,11 @@ def test_invalid_setting_type_is_rejected(config, tmp_path):
 
 
 def test_denied_writes(s3, bucket, config, tmp_path):
-    faults = Faults(lambda method, path, n: (403, "AccessDenied") if method == "PUT" else None)
-    with faulty_proxy(s3.port, faults) as endpoint:
-        config["endpoint_url"] = endpoint
+    def deny_puts(method, path, headers, n):
+        return (403, "AccessDenied") if method == "PUT" else None
+
+    with fault_proxy(s3.port, deny_puts) as proxy:
+        config["endpoint_url"] = proxy.url
         result = run_target(config, order_stream(range(1, 10), state_every=3), tmp_path)
     assert_one_clear_error(result, "access denied", bucket)
     assert result.stdout == b""
@@ -83,7 +85,7 @@ def test_server_fault_mid_stream(s3, bucket, config, tmp_path):
     """Uploads start failing after a few batches: exit 1, emitted STATEs match the data."""
     seen = {"data_puts": 0}
 
-    def rule(method, path, n):
+    def rule(method, path, headers, n):
         if method == "PUT" and "/data/" in path:
             seen["data_puts"] += 1
             if seen["data_puts"] > 4:
@@ -91,8 +93,8 @@ def test_server_fault_mid_stream(s3, bucket, config, tmp_path):
         return None
 
     config.update(batch_max_rows=100)
-    with faulty_proxy(s3.port, Faults(rule)) as endpoint:
-        config["endpoint_url"] = endpoint
+    with fault_proxy(s3.port, rule) as proxy:
+        config["endpoint_url"] = proxy.url
         result = run_target(config, order_stream(range(1, 2001), state_every=30), tmp_path)
     assert_one_clear_error(result, "InternalError")
     emitted = states(result.stdout)

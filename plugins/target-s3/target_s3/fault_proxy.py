@@ -1,8 +1,10 @@
-"""A loopback HTTP proxy that forwards to an upstream server, records every request
-line and fails the requests a rule picks (an S3-style XML error, or a 403/5xx).
+"""Testing helper: a loopback HTTP proxy that forwards to an upstream server, records
+every request line and fails the requests a rule picks (an S3-style XML error with
+the rule's status and code).
 
-Used in front of the local S3 server (upload failures, denied writes) and in front of
-the sandbox ERP (to see exactly which query strings the tap sends).
+target-s3's tests and the project's reliability matrix put it in front of the local
+S3 server (upload failures, denied writes) and in front of the sandbox ERP (to see
+exactly which query strings the tap sends).
 """
 
 from __future__ import annotations
