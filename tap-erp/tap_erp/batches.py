@@ -35,11 +35,10 @@ WRITE_BYTES = 1 << 20
 def local_root(batch_config: BatchConfig) -> Path:
     """The folder of `batch_config.storage.root` (a file:// URL or a path)."""
     root = batch_config.storage.root
-    parts = urllib.parse.urlsplit(root)
-    if parts.scheme not in ("", "file"):
+    if urllib.parse.urlsplit(root).scheme not in ("", "file"):
         msg = f"setting 'batch_config': storage root {root!r} must be a local folder (file://)"
         raise TapERPError(msg)
-    path = Path(urllib.parse.unquote(parts.path) if parts.scheme else root).expanduser()
+    path = local_path_of(root).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -243,6 +243,11 @@ class ERPStream(Stream):
             return None
         return batch_config
 
+    @property
+    def _batch_wait_seconds(self) -> float:
+        """How long a batch file may wait for the loader (setting batch_wait_seconds)."""
+        return float(self.config.get("batch_wait_seconds") or 600)
+
     def _sync_batches(
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> None:
@@ -255,7 +260,7 @@ class ERPStream(Stream):
         `batch_wait_seconds` instead of moving the bookmark past records that did
         not land.
         """
-        wait = float(self.config.get("batch_wait_seconds") or 600)
+        wait = self._batch_wait_seconds
         pending: tuple[list[str], dict] | None = None
         with self.get_batch_counter() as counter:
             for encoding, manifest in self.get_batches(batch_config, context):
@@ -288,12 +293,10 @@ class ERPStream(Stream):
 
         newest = NewestTieGroup(self, context)
 
-        if not getattr(self._tap, "_batches_swept", False):
-            self._tap._batches_swept = True  # type: ignore[attr-defined]
-            stale = max(3600.0, 2 * float(self.config.get("batch_wait_seconds") or 600))
-            removed = sweep_stale(local_root(batch_config), stale)
-            if removed:
-                self.logger.info("Removed %d batch file(s) left by interrupted runs", removed)
+        stale = max(3600.0, 2 * self._batch_wait_seconds)
+        removed = sweep_stale(local_root(batch_config), stale)
+        if removed:
+            self.logger.info("Removed %d batch file(s) left by interrupted runs", removed)
         files = 0
         for encoding, manifest in write_batches(
             self.get_records(context),

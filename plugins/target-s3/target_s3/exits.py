@@ -22,7 +22,8 @@ import typing as t
 DRAIN_SECONDS = 30.0
 
 
-def _stdin_is_pipe() -> bool:
+def stdin_is_pipe() -> bool:
+    """Whether standard input is a pipe (not a file or a terminal)."""
     try:
         return stat.S_ISFIFO(os.fstat(0).st_mode)
     except OSError:
@@ -41,7 +42,7 @@ def exit_failed(code: int = 1, drain_seconds: float = DRAIN_SECONDS) -> t.NoRetu
     """Exit with ``code``; a detached child drains a piped stdin for a while first."""
     sys.stdout.flush()
     sys.stderr.flush()
-    if _stdin_is_pipe() and hasattr(os, "fork"):
+    if stdin_is_pipe() and hasattr(os, "fork"):
         with contextlib.suppress(OSError):
             if os.fork() == 0:  # the child: no stdout/stderr, so readers of ours see EOF
                 try:

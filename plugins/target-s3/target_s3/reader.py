@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
-import stat
 import sys
 import typing as t
 from collections import Counter
@@ -23,6 +21,7 @@ import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from target_s3.exits import stdin_is_pipe
 from target_s3.types import json_decoder
 
 if t.TYPE_CHECKING:
@@ -32,8 +31,8 @@ if t.TYPE_CHECKING:
 def widen_stdin_pipe(size: int = 1 << 20) -> None:
     """Let a pipe on stdin hold `size` bytes instead of 64 KiB (Linux; capped by
     /proc/sys/fs/pipe-max-size), so the producer stalls less while we convert."""
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        if stat.S_ISFIFO(os.fstat(0).st_mode):
+    if stdin_is_pipe():
+        with contextlib.suppress(OSError, AttributeError, ValueError):
             fcntl.fcntl(0, fcntl.F_SETPIPE_SZ, size)
 
 
