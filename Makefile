@@ -23,6 +23,9 @@ $(STAMP): requirements.txt meltano.yml $(wildcard clients/*.yml) $(foreach p,$(P
 	$(UV) pip install --quiet --python $(PY) -r requirements.txt
 	$(UV) pip install --quiet --python $(PY) --no-deps $(foreach p,$(PACKAGES),-e ./$(p))
 	$(BIN)/meltano install
+	@# Bytecode now, not at every start: with PYTHONDONTWRITEBYTECODE set or a read-only
+	@# install, each Meltano, tap and loader process would compile its modules again.
+	$(PY) -m compileall -qq -j 0 $(VENV)/lib .meltano/*/*/venv/lib $(PACKAGES) || true
 	@touch $(STAMP)
 
 demo: setup  ## Sandbox ERP + local S3 -> meltano run tap-erp target-s3 -> what landed

@@ -16,7 +16,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import local_root, sweep_stale, wait_until_taken, write_batches
-from tap_erp.fast_maps import is_plain
+from tap_erp.fast_maps import is_plain, record_transform
 from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
@@ -283,13 +283,13 @@ class ERPStream(Stream):
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """Mapped records in JSON-lines files; the bookmark follows the written records."""
-        stream_map = self.stream_maps[0]
-        transform = stream_map.transform
+        map_record = record_transform(self.stream_maps[0])
+        transform = map_record
         if not self._everything_selected:
 
             def transform(record: dict) -> dict | None:
                 pop_deselected_record_properties(record, self.schema, self.mask)
-                return stream_map.transform(record)
+                return map_record(record)
 
         newest = NewestTieGroup(self, context)
 

@@ -77,10 +77,10 @@ def rename_transform(
             for column, source in renames:
                 result[column] = record[source]
         except KeyError:
-            return fallback(record)  # the SDK raises its own clear error
+            return fallback(record) or None  # the SDK raises its own clear error
         for column in drops:
             result.pop(column, None)
-        return result
+        return result or None  # the SDK drops an empty result
 
     return transform
 
@@ -107,6 +107,13 @@ def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any])
             stream_map.renames_only = True  # type: ignore[attr-defined]
             done += 1
     return done
+
+
+def record_transform(stream_map: StreamMap) -> Transform:
+    """`stream_map.transform`, minus the SDK's per-record wrapper for a compiled map."""
+    if getattr(stream_map, "renames_only", False) and not stream_map.flattening_enabled:
+        return t.cast("CustomStreamMap", stream_map)._transform_fn
+    return stream_map.transform
 
 
 def is_plain(stream_map: StreamMap) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import re
 import typing as t
 
 from tap_erp.errors import TapERPError
@@ -54,6 +55,41 @@ def normalize_timestamp(value: str) -> tuple[datetime.datetime, str]:
     """The instant of an ISO 8601 timestamp and its canonical UTC text."""
     instant = parse_timestamp(value).astimezone(UTC)
     return instant, format_timestamp(instant)
+
+
+#: ``YYYY-MM-DDTHH`` (local), ``:MM:SS``, fraction of 1-6 digits, zone: ``Z``, a
+#: whole-hour offset or none. Minutes, seconds and fraction are the same in UTC.
+_SIMPLE_TIMESTAMP = re.compile(
+    r"(\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]))(:[0-5]\d:[0-5]\d)(?:\.(\d{1,6}))?"
+    r"(Z|[+-](?:[01]\d|2[0-3]):00)?",
+    re.ASCII,
+)
+#: (local date and hour, zone) -> UTC date and hour; cleared past HOUR_CACHE_SIZE.
+_UTC_HOURS: dict[tuple[str, str | None], str] = {}
+HOUR_CACHE_SIZE = 100_000
+
+
+def canonical_timestamp(raw: t.Any) -> str:
+    """``format_timestamp(parse_timestamp(raw))``, converting each hour only once.
+
+    In the usual shapes (see ``_SIMPLE_TIMESTAMP``) only the date and hour change
+    in UTC: that part is converted once per hour and zone and the rest is copied.
+    Anything else takes the full parse, with its errors.
+    """
+    match = _SIMPLE_TIMESTAMP.fullmatch(raw) if type(raw) is str else None
+    if match is not None:
+        local, clock, fraction, zone = match.groups()
+        hour = _UTC_HOURS.get((local, zone))
+        if hour is None:
+            try:
+                instant = parse_timestamp(f"{local}:00:00{zone or ''}")
+            except ValueError:
+                return format_timestamp(parse_timestamp(raw))  # the date is invalid
+            if len(_UTC_HOURS) >= HOUR_CACHE_SIZE:
+                _UTC_HOURS.clear()
+            hour = _UTC_HOURS[(local, zone)] = format_timestamp(instant)[:13]
+        return f"{hour}{clock}.{(fraction or '').ljust(6, '0')}Z"
+    return format_timestamp(parse_timestamp(raw))
 
 
 class Pager:
@@ -206,11 +242,22 @@ class KeysetPosition:
 
     prior_ts: datetime.datetime | None = None
     prior_keys: frozenset = frozenset()
-    last_ts: datetime.datetime | None = None
+    #: ``last_ts`` as canonical text (see `format_timestamp`), which sorts like it.
+    last_text: str | None = None
     group_count: int = 0
     anchor: Hashable | None = None
     emitted: set = dataclasses.field(default_factory=set)
     regroups: int = 0
+
+    @property
+    def last_ts(self) -> datetime.datetime | None:
+        """The latest replication timestamp read."""
+        return None if self.last_text is None else parse_timestamp(self.last_text)
+
+    @property
+    def prior_text(self) -> str | None:
+        """``prior_ts`` as canonical text."""
+        return None if self.prior_ts is None else format_timestamp(self.prior_ts)
 
 
 def key_function(primary_keys: t.Sequence[str]) -> Callable[[Row], Hashable]:
@@ -246,8 +293,6 @@ class IncrementalReader:
         self.before_param = before_param
         self.position = position
         self.page_hook = page_hook
-        self._last_raw: str | None = None
-        self._last_norm: tuple[datetime.datetime, str] | None = None
 
     def _filters(
         self, since: datetime.datetime | None, before: datetime.datetime | None
@@ -262,31 +307,25 @@ class IncrementalReader:
             filters[self.before_param] = format_timestamp(before)
         return filters
 
-    def _normalize(self, raw: str) -> tuple[datetime.datetime, str]:
-        if raw != self._last_raw:
-            self._last_raw = raw
-            self._last_norm = normalize_timestamp(raw)
-        return t.cast("tuple[datetime.datetime, str]", self._last_norm)
-
     def _read_rows(self, rows: Rows) -> Iterator[Row]:
-        """Track the position through ``rows``; yield the ones not emitted before."""
+        """Track the position through ``rows``; yield the ones not emitted before.
+
+        Timestamps are compared as canonical text, which orders like the instants.
+        """
         pos = self.position
         rk = self.rk
         key = self.key
-        normalize = self._normalize
+        prior_text = pos.prior_text
         for row in rows:
-            instant, text = normalize(row[rk])
+            text = canonical_timestamp(row[rk])
             row[rk] = text
-            if instant != pos.last_ts:
-                if pos.last_ts is not None and instant < pos.last_ts:
-                    msg = (
-                        f"rows out of order: {text} after {format_timestamp(pos.last_ts)} "
-                        f"at {self.url}"
-                    )
+            if text != pos.last_text:
+                if pos.last_text is not None and text < pos.last_text:
+                    msg = f"rows out of order: {text} after {pos.last_text} at {self.url}"
                     raise TapERPError(msg)
-                pos.last_ts = instant
+                pos.last_text = text
                 pos.group_count = 0
-                pos.emitted = set(pos.prior_keys) if instant == pos.prior_ts else set()
+                pos.emitted = set(pos.prior_keys) if text == prior_text else set()
             row_key = key(row)
             pos.group_count += 1
             pos.anchor = row_key
@@ -297,7 +336,7 @@ class IncrementalReader:
 
     def _is_anchor(self, row: Row) -> bool:
         pos = self.position
-        return self._normalize(row[self.rk])[0] == pos.last_ts and self.key(row) == pos.anchor
+        return canonical_timestamp(row[self.rk]) == pos.last_text and self.key(row) == pos.anchor
 
     def read(
         self, since: datetime.datetime | None, before: datetime.datetime | None = None
@@ -342,7 +381,7 @@ class IncrementalReader:
                     pos.regroups += 1
                     LOGGER.info(
                         "rows at %s changed while paging %s; re-reading that group",
-                        format_timestamp(t.cast("datetime.datetime", pos.last_ts)),
+                        pos.last_text,
                         self.url,
                     )
                     pos.group_count = 0
