@@ -2,11 +2,12 @@
 
 A tap with `batch_config` (tap-erp, or any Singer SDK tap) writes each batch of
 records to a file and sends one BATCH message naming it. The file's lines become
-RECORD lines of the stream's buffer, so everything after that (conversion, exactly-
-once publishing, STATE only once durable) is the same as for RECORD messages. The
-file's modification time stands for the records' `time_extracted`. Files are a
-transport: once read they are deleted; if the run fails before they are durable in
-S3, no STATE covers them and the next run extracts those records again.
+RECORD lines of the stream's buffer, wrapped a chunk at a time, so everything after
+that (conversion, exactly-once publishing, STATE only once durable) is the same as
+for RECORD messages. The file's modification time stands for the records'
+`time_extracted`. Files are a transport: once read they are deleted; if the run
+fails before they are durable in S3, no STATE covers them and the next run extracts
+those records again.
 """
 
 from __future__ import annotations
@@ -33,8 +34,16 @@ def local_path(url: str) -> Path:
     return Path(urllib.parse.unquote(parts.path) if parts.scheme else url)
 
 
-def record_lines(stream: str, url: str, encoding: dict) -> Iterator[bytes]:
-    """RECORD message lines for every record line of one batch file."""
+#: Bytes read from a batch file at a time (whole lines are handed on).
+CHUNK_BYTES = 1 << 20
+
+
+def record_chunks(stream: str, url: str, encoding: dict) -> Iterator[tuple[bytes, int]]:
+    """(RECORD message lines, how many) for every ~1 MiB of one batch file's records.
+
+    Each record line is wrapped in its RECORD envelope by one bytes replace per chunk;
+    chunks with blank lines or carriage returns are wrapped line by line.
+    """
     fmt, compression = encoding.get("format"), encoding.get("compression") or "none"
     if fmt != "jsonl" or compression not in ("none", "gzip"):
         msg = (
@@ -52,8 +61,25 @@ def record_lines(stream: str, url: str, encoding: dict) -> Iterator[bytes]:
     extracted = dt.datetime.fromtimestamp(mtime, dt.UTC).isoformat(timespec="microseconds")
     head = b'{"type":"RECORD","stream":' + json.dumps(stream).encode() + b',"record":'
     tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
+    rest = b""
     with handle:
-        for line in handle:
-            body = line.rstrip(b"\r\n")
-            if body:
-                yield head + body + tail
+        while block := handle.read(CHUNK_BYTES):
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            lines, count = _wrap(block[:cut], head, tail)
+            if count:
+                yield lines, count
+    lines, count = _wrap(rest + b"\n", head, tail)
+    if count:
+        yield lines, count
+
+
+def _wrap(lines: bytes, head: bytes, tail: bytes) -> tuple[bytes, int]:
+    """Newline-terminated record lines → RECORD message lines and their count."""
+    if b"\r" in lines or b"\n\n" in lines or lines[:1] == b"\n":
+        bodies = [line.rstrip(b"\r") for line in lines.split(b"\n")]
+        kept = [body for body in bodies if body]
+        return b"".join(head + body + tail for body in kept), len(kept)
+    count = lines.count(b"\n")
+    return head + lines[:-1].replace(b"\n", tail + head) + tail, count

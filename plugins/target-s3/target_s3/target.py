@@ -20,7 +20,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import PluginBase
 from singer_sdk.target_base import Target
 
-from target_s3.batch_files import local_path, record_lines
+from target_s3.batch_files import local_path, record_chunks
 from target_s3.errors import ConfigError, TargetS3Error
 from target_s3.exits import exit_failed
 from target_s3.layout import DEFAULT_KEY_TEMPLATE, DEFAULT_PARTITION_TEMPLATE, Layout
@@ -557,11 +557,12 @@ class TargetS3(Target):
         self._assert_sink_exists(stream)
         sink = self.routes.get(stream)
         for url in message_dict["manifest"]:
-            for line in record_lines(stream, url, message_dict["encoding"]):
+            for lines, count in record_chunks(stream, url, message_dict["encoding"]):
                 if sink is not None:
-                    self.append_line(sink, line)
+                    self.append_lines(sink, lines, count)
                 else:
-                    self._process_record_message(json_decoder.decode(line))
+                    for line in lines.splitlines():
+                        self._process_record_message(json_decoder.decode(line))
             with contextlib.suppress(OSError):
                 local_path(url).unlink()
 
@@ -582,6 +583,29 @@ class TargetS3(Target):
         if self._tick >= 2000:
             self._tick = 0
             self._flush_old()
+
+    def append_lines(self, sink: ParquetSink, lines: bytes, count: int) -> None:
+        """Buffer `count` newline-terminated RECORD message lines, as `append_line` would."""
+        while count:
+            room = sink.max_rows - sink.rows
+            if count > room > 0:  # the rows that fit go into this batch
+                cut = _offset_after_lines(lines, room)
+                self.append_lines(sink, lines[:cut], room)
+                lines, count = lines[cut:], count - room
+                continue
+            if not sink.rows:
+                sink.first_state_seq = self.state_seq
+                sink.first_at = time.monotonic()
+            sink.buffer += lines
+            sink.rows += count
+            sink.last_state_seq = self.state_seq
+            if sink.rows >= sink.max_rows or len(sink.buffer) >= sink.max_bytes:
+                self.flush(sink, at_state=True)
+            self._tick += count
+            if self._tick >= 2000:
+                self._tick = 0
+                self._flush_old()
+            return
 
     def _process_state_message(self, message_dict: dict) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
@@ -750,3 +774,11 @@ def _one_line(exc: BaseException) -> str:
 
 if __name__ == "__main__":
     TargetS3.cli()
+
+
+def _offset_after_lines(data: bytes, lines: int) -> int:
+    """The offset just after the first `lines` newline-terminated lines of `data`."""
+    offset = 0
+    for _ in range(lines):
+        offset = data.index(b"\n", offset) + 1
+    return offset

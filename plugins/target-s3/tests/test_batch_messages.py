@@ -55,3 +55,42 @@ def test_unsupported_batch_encoding_is_one_clear_error(s3, bucket, config, tmp_p
     assert "BATCH encoding 'parquet'" in err
     assert result.stdout == b""
     assert read_parquet(s3, bucket, "lake/acme/order_lines/") == []
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1 << 20])
+@pytest.mark.parametrize(
+    "layout",
+    ["plain", "crlf", "blank lines", "no final newline"],
+)
+def test_batch_file_chunks_are_the_files_records(tmp_path, monkeypatch, chunk_bytes, layout):
+    """Every record line once, wrapped as a RECORD message, whatever the line layout."""
+    from target_s3 import batch_files
+
+    monkeypatch.setattr(batch_files, "CHUNK_BYTES", chunk_bytes)
+    lines = [order_line_json(i) for i in range(1, 301)]
+    body = {
+        "plain": "".join(line + "\n" for line in lines),
+        "crlf": "".join(line + "\r\n" for line in lines),
+        "blank lines": "\n" + "".join(line + "\n\n" for line in lines),
+        "no final newline": "\n".join(lines),
+    }[layout]
+    path = tmp_path / "order_lines.jsonl"
+    path.write_bytes(body.encode())
+    chunks = list(batch_files.record_chunks("order_lines", path.as_uri(), {"format": "jsonl"}))
+    messages = [json.loads(m) for data, _ in chunks for m in data.splitlines()]
+    assert sum(count for _, count in chunks) == len(messages) == 300
+    assert all(data.endswith(b"\n") and data.count(b"\n") == n for data, n in chunks)
+    assert [m["record"] for m in messages] == [json.loads(line) for line in lines]
+    assert {(m["type"], m["stream"]) for m in messages} == {("RECORD", "order_lines")}
+    if chunk_bytes == 64:
+        assert len(chunks) > 1
+
+
+def test_batch_larger_than_max_rows_splits_into_full_batches(s3, bucket, config, tmp_path):
+    data, _ = batch_input(tmp_path, [range(1, 1001)])
+    result = run_target({**config, "batch_max_rows": 300}, data, tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    tables = read_parquet(s3, bucket, "lake/acme/order_lines/")
+    assert sorted(t.num_rows for t in tables) == [100, 300, 300, 300]
+    ids = pa.concat_tables(tables).column("id").to_pylist()
+    assert sorted(ids) == list(range(1, 1001))
