@@ -58,18 +58,18 @@ def check_encoding(encoding: BaseBatchFileEncoding) -> None:
 
 
 def write_batches(
-    records: Iterable[dict],
+    pages: Iterable[list[dict]],
     transform: Callable[[dict], dict | None],
     batch_config: BatchConfig,
     stream: str,
     *,
-    after_each: Callable[[dict], None],
+    after_rows: Callable[[list[dict]], None],
     before_yield: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
     """Write transformed records into files of `batch_size` records; yield
     (encoding, [file URL]) per file.
 
-    `after_each(record)` runs once a record is in the file being written (or was
+    `after_rows(rows)` runs once the rows are in the file being written (or were
     filtered out): the stream advances its bookmark there, so at each yield the
     bookmark covers exactly the records of the files yielded so far. `before_yield()`
     runs before each file is handed out (to settle a bookmark kept lazily).
@@ -85,26 +85,30 @@ def write_batches(
     handle: t.Any = None
     count = 0
     try:
-        for record in records:
-            out = transform(record)
-            if out is None:
-                after_each(record)
-                continue
-            if handle is None:
-                name = f"{prefix}{stream}-{uuid.uuid4().hex}.jsonl" + (".gz" if gz else "")
-                path = root / name
-                handle = _create(path, gz=gz)
-            encoder.encode_into(out, buffer, -1)
-            buffer += b"\n"
-            after_each(record)
-            count += 1
-            if len(buffer) >= WRITE_BYTES:
-                handle.write(buffer)
-                buffer.clear()
-            if count >= size:
-                before_yield()
-                yield _close(handle, buffer, path, encoding)
-                handle, count = None, 0
+        for page in pages:
+            rows = page
+            while rows:
+                mapped = [out for out in map(transform, rows) if out is not None]
+                taken = len(rows)
+                if count + len(mapped) > size:  # the file fills up inside this page
+                    taken = _rows_for(rows, transform, size - count)
+                    mapped = mapped[: size - count]
+                if mapped:
+                    if handle is None:
+                        name = f"{prefix}{stream}-{uuid.uuid4().hex}.jsonl" + (".gz" if gz else "")
+                        path = root / name
+                        handle = _create(path, gz=gz)
+                    buffer += encoder.encode_lines(mapped)
+                    count += len(mapped)
+                after_rows(rows[:taken] if taken < len(rows) else rows)
+                rows = rows[taken:]
+                if len(buffer) >= WRITE_BYTES:
+                    handle.write(buffer)
+                    buffer.clear()
+                if count >= size:
+                    before_yield()
+                    yield _close(handle, buffer, path, encoding)
+                    handle, count = None, 0
         before_yield()
         if handle is not None:
             yield _close(handle, buffer, path, encoding)
@@ -114,6 +118,17 @@ def write_batches(
             handle.close()
             if path is not None:
                 path.unlink(missing_ok=True)
+
+
+def _rows_for(rows: list[dict], transform: Callable[[dict], dict | None], wanted: int) -> int:
+    """How many of `rows` give the first `wanted` mapped records."""
+    mapped = 0
+    for index, row in enumerate(rows):
+        if transform(row) is not None:
+            mapped += 1
+            if mapped == wanted:
+                return index + 1
+    return len(rows)
 
 
 def _create(path: Path, *, gz: bool) -> t.IO[bytes]:

@@ -21,9 +21,9 @@ from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
     format_timestamp,
+    full_table_pages,
     make_pager,
     parse_timestamp,
-    read_full_table,
 )
 
 if t.TYPE_CHECKING:
@@ -101,16 +101,20 @@ class NewestTieGroup:
         self.value: t.Any = None
         self.records: list[dict] = []
 
-    def add(self, record: dict) -> None:
-        """Remember a record that is now in a batch file."""
-        if self.key is None:
+    def add_rows(self, records: list[dict]) -> None:
+        """Remember records that are now in a batch file (in replication-key order)."""
+        key = self.key
+        if key is None or not records:
             return
-        value = record[self.key]
-        if value != self.value:
-            self.value = value
-            self.records = [record]
+        value = records[-1][key]
+        start = len(records) - 1
+        while start and records[start - 1][key] == value:
+            start -= 1
+        if start == 0 and value == self.value:
+            self.records.extend(records)
         else:
-            self.records.append(record)
+            self.value = value
+            self.records = records[start:]
 
     def settle(self) -> None:
         """Advance the stream's bookmark over the remembered records."""
@@ -299,11 +303,11 @@ class ERPStream(Stream):
             self.logger.info("Removed %d batch file(s) left by interrupted runs", removed)
         files = 0
         for encoding, manifest in write_batches(
-            self.get_records(context),
+            self.get_record_pages(context),
             transform,
             batch_config,
             self.name,
-            after_each=newest.add,
+            after_rows=newest.add_rows,
             before_yield=newest.settle,
         ):
             files += 1
@@ -378,6 +382,11 @@ class ERPStream(Stream):
 
     def get_records(self, context: types.Context | None) -> Iterable[dict]:
         """Every row of the entity not emitted by an earlier sync, in order."""
+        for rows in self.get_record_pages(context):
+            yield from rows
+
+    def get_record_pages(self, context: types.Context | None) -> Iterator[list[dict]]:
+        """`get_records`, a page at a time."""
         runtime = self.runtime
         http = runtime.http
         url = http.url(self.spec.path)
@@ -385,7 +394,7 @@ class ERPStream(Stream):
         hook = self._page_hook()
         rk = self.replication_key
         if not rk:
-            yield from read_full_table(pager, url, self.primary_keys, hook)
+            yield from full_table_pages(pager, url, self.primary_keys, hook)
             return
         profile = runtime.profile
         if self.replication_method == REPLICATION_INCREMENTAL:
@@ -403,7 +412,7 @@ class ERPStream(Stream):
             page_hook=hook,
         )
         for low, high in windows:
-            yield from reader.read(low, high)
+            yield from reader.read_pages(low, high)
         if position.regroups:
             self.logger.info(
                 "'%s': %d tie groups changed while paging and were re-read",

@@ -15,7 +15,7 @@ import typing as t
 from singer_sdk.mapper import CustomStreamMap, SameRecordTransform, StreamMap
 
 if t.TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from singer_sdk.mapper import PluginMapper
 
@@ -67,6 +67,17 @@ def rename_transform(
     # later rename writes them; keep the SDK's order exactly when that happens.
     if renamed & set(drops):
         return fallback
+    if not include_others and renamed.issuperset(key_properties):
+        # Keys and drops change nothing then: the result is exactly the renames.
+        build = dict_display(renames)
+
+        def renamed_only(record: dict) -> dict | None:
+            try:
+                return build(record) or None  # the SDK drops an empty result
+            except KeyError:
+                return fallback(record) or None  # the SDK raises its own clear error
+
+        return renamed_only
 
     def transform(record: dict) -> dict | None:
         if include_others:
@@ -83,6 +94,15 @@ def rename_transform(
         return result or None  # the SDK drops an empty result
 
     return transform
+
+
+def dict_display(renames: list[tuple[str, str]]) -> Callable[[dict], dict]:
+    """``lambda r: {"column": r["source"], ...}``: one dict display instead of a loop.
+
+    Names enter the code only as string literals (``repr``), never as code.
+    """
+    body = ", ".join(f"{column!r}: r[{source!r}]" for column, source in renames)
+    return eval(f"lambda r: {{{body}}}", {"__builtins__": {}})
 
 
 def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any]) -> int:

@@ -20,7 +20,7 @@ import typing as t
 from tap_erp.errors import TapERPError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Iterator
+    from collections.abc import Callable, Hashable, Iterator
 
     from tap_erp.http import HttpClient
     from tap_erp.profiles import Profile
@@ -307,8 +307,8 @@ class IncrementalReader:
             filters[self.before_param] = format_timestamp(before)
         return filters
 
-    def _read_rows(self, rows: Rows) -> Iterator[Row]:
-        """Track the position through ``rows``; yield the ones not emitted before.
+    def _new_rows(self, rows: Rows) -> Rows:
+        """Track the position through ``rows``; the ones not emitted before.
 
         Timestamps are compared as canonical text, which orders like the instants.
         """
@@ -316,6 +316,8 @@ class IncrementalReader:
         rk = self.rk
         key = self.key
         prior_text = pos.prior_text
+        new: Rows = []
+        keep = new.append
         for row in rows:
             text = canonical_timestamp(row[rk])
             row[rk] = text
@@ -332,16 +334,18 @@ class IncrementalReader:
             if row_key in pos.emitted:
                 continue
             pos.emitted.add(row_key)
-            yield row
+            keep(row)
+        return new
 
     def _is_anchor(self, row: Row) -> bool:
         pos = self.position
         return canonical_timestamp(row[self.rk]) == pos.last_text and self.key(row) == pos.anchor
 
-    def read(
+    def read_pages(
         self, since: datetime.datetime | None, before: datetime.datetime | None = None
-    ) -> Iterator[Row]:
-        """Every row with ``since <= ts < before`` not emitted before, in order."""
+    ) -> Iterator[Rows]:
+        """Every row with ``since <= ts < before`` not emitted before, in order: the
+        new rows of each page fetched."""
         if isinstance(self.pager, CursorPager):
             yield from self._read_cursor(since, before)
         else:
@@ -349,13 +353,13 @@ class IncrementalReader:
 
     def _read_cursor(
         self, since: datetime.datetime | None, before: datetime.datetime | None
-    ) -> Iterator[Row]:
+    ) -> Iterator[Rows]:
         pager = t.cast("CursorPager", self.pager)
         rows, next_url = pager.first(self.url, self._filters(since, before))
         while True:
             if self.page_hook is not None:
                 rows = self.page_hook(rows)
-            yield from self._read_rows(rows)
+            yield self._new_rows(rows)
             if not next_url:
                 return
             rows, next_url = pager.follow(next_url)
@@ -365,7 +369,7 @@ class IncrementalReader:
         pager: PositionalPager,
         since: datetime.datetime | None,
         before: datetime.datetime | None,
-    ) -> Iterator[Row]:
+    ) -> Iterator[Rows]:
         pos = self.position
         # A new result set (new window or new read): no group positions known yet.
         pos.group_count = 0
@@ -391,35 +395,38 @@ class IncrementalReader:
                 rows, more = pager.fetch(self.url, filters, 0)
             if self.page_hook is not None:
                 rows = self.page_hook(rows)
-            yield from self._read_rows(rows)
+            yield self._new_rows(rows)
             if not more:
                 return
 
 
-def read_full_table(
+def full_table_pages(
     pager: Pager,
     url: str,
     primary_keys: t.Sequence[str],
     page_hook: PageHook | None = None,
-) -> Iterator[Row]:
-    """Every row of a snapshot entity once (deduplicated by key)."""
+) -> Iterator[Rows]:
+    """Every row of a snapshot entity once (deduplicated by key), a page at a time."""
     key = key_function(primary_keys)
     seen: set = set()
 
-    def emit(rows: Iterable[Row]) -> Iterator[Row]:
+    def new_rows(rows: Rows) -> Rows:
+        if page_hook is not None:
+            rows = page_hook(rows)
+        new: Rows = []
         for row in rows:
             row_key = key(row)
-            if row_key in seen:
-                continue
-            seen.add(row_key)
-            yield row
+            if row_key not in seen:
+                seen.add(row_key)
+                new.append(row)
+        return new
 
     if isinstance(pager, CursorPager):
         rows, next_url = pager.first(url, {})
         while True:
-            yield from emit(page_hook(rows) if page_hook else rows)
+            yield new_rows(rows)
             if not next_url:
                 return
             rows, next_url = pager.follow(next_url)
     for rows in t.cast("PositionalPager", pager).scan(url):
-        yield from emit(page_hook(rows) if page_hook else rows)
+        yield new_rows(rows)

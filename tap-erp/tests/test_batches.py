@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from singer_sdk.helpers._batch import BatchConfig
@@ -21,15 +23,42 @@ def config(folder, size=2, compression="none"):
     )
 
 
+def file_ids(out) -> list[int]:
+    return [
+        json.loads(line)["id"]
+        for _, manifest in out
+        for line in Path(manifest[0][len("file://") :]).read_text().splitlines()
+    ]
+
+
 def test_files_of_batch_size_and_the_bookmark_follows(tmp_path):
     seen = []
-    records = [{"id": i} for i in range(5)]
-    out = list(write_batches(records, lambda r: r, config(tmp_path), "s", after_each=seen.append))
+    pages = [[{"id": i} for i in range(3)], [{"id": i} for i in range(3, 5)]]
+    out = list(write_batches(pages, lambda r: r, config(tmp_path), "s", after_rows=seen.extend))
     assert len(out) == 3
-    assert seen == records
+    assert seen == pages[0] + pages[1]
     paths = sorted(tmp_path.glob("s-*.jsonl"))
     assert sum(len(p.read_bytes().splitlines()) for p in paths) == 5
     assert all(p.stat().st_mode & 0o077 == 0 for p in paths)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100])
+def test_at_each_file_the_bookmark_covers_exactly_its_records(tmp_path, size):
+    """Files end inside pages; rows reach after_rows only once their file is written."""
+    seen: list[dict] = []
+    keep = lambda r: r if r["id"] % 3 else None  # noqa: E731
+    pages = [[{"id": i} for i in range(start, start + 5)] for start in range(0, 40, 5)]
+    gen = write_batches(pages, keep, config(tmp_path, size=size), "s", after_rows=seen.extend)
+    done = []
+    for item in gen:
+        done.append(item)
+        written = file_ids(done)
+        assert len(written) == min(size * len(done), 26)
+        assert [r["id"] for r in seen if keep(r)] == written
+        last = [r["id"] for r in seen].index(written[-1])
+        assert not any(keep(r) for r in seen[last + 1 :])  # beyond it only filtered rows
+    assert [r["id"] for r in seen] == list(range(40))
+    assert file_ids(done) == [i for i in range(40) if i % 3]
 
 
 def test_filtered_records_still_move_the_bookmark(tmp_path):
@@ -37,7 +66,7 @@ def test_filtered_records_still_move_the_bookmark(tmp_path):
     records = [{"id": i} for i in range(4)]
     keep_even = lambda r: r if r["id"] % 2 == 0 else None  # noqa: E731
     out = list(
-        write_batches(records, keep_even, config(tmp_path, size=10), "s", after_each=seen.append)
+        write_batches([records], keep_even, config(tmp_path, size=10), "s", after_rows=seen.extend)
     )
     assert len(out) == 1
     assert seen == records
@@ -47,14 +76,14 @@ def test_unsupported_encoding_and_storage_are_clear(tmp_path):
     with pytest.raises(TapERPError, match="jsonl"):
         list(
             write_batches(
-                [{}], lambda r: r, config(tmp_path, compression="zstd"), "s", after_each=print
+                [[{}]], lambda r: r, config(tmp_path, compression="zstd"), "s", after_rows=print
             )
         )
     bad = BatchConfig.from_dict(
         {"encoding": {"format": "jsonl"}, "storage": {"root": "s3://bucket/x"}}
     )
     with pytest.raises(TapERPError, match="local folder"):
-        list(write_batches([{}], lambda r: r, bad, "s", after_each=print))
+        list(write_batches([[{}]], lambda r: r, bad, "s", after_rows=print))
 
 
 def test_waiting_for_a_file_nobody_takes_fails(tmp_path):

@@ -46,6 +46,12 @@ MAPS = [
         "__else__": None,
     },
     {"DocEntry": "DocEntry", "Extra": None},
+    {
+        "__key_properties__": ["id"],
+        "id": "DocEntry",
+        "it's \"odd\"}": "CardName",
+        "__else__": "__NULL__",
+    },
 ]
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
 import typing as t
 import urllib.parse
 from pathlib import Path
@@ -39,10 +38,11 @@ CHUNK_BYTES = 1 << 20
 
 
 def record_chunks(stream: str, url: str, encoding: dict) -> Iterator[tuple[bytes, int]]:
-    """(RECORD message lines, how many) for every ~1 MiB of one batch file's records.
+    """(buffer lines, how many) for every ~1 MiB of one batch file's records.
 
-    Each record line is wrapped in its RECORD envelope by one bytes replace per chunk;
-    chunks with blank lines or carriage returns are wrapped line by line.
+    A buffer line is a RECORD message without ``type`` and ``stream``:
+    ``{"record": ..., "time_extracted": ...}``. Each chunk is wrapped by one bytes
+    replace; chunks with blank lines or carriage returns are wrapped line by line.
     """
     fmt, compression = encoding.get("format"), encoding.get("compression") or "none"
     if fmt != "jsonl" or compression not in ("none", "gzip"):
@@ -59,7 +59,8 @@ def record_chunks(stream: str, url: str, encoding: dict) -> Iterator[tuple[bytes
         msg = f"stream '{stream}': cannot read BATCH file {path}: {exc.strerror or exc}"
         raise DataError(msg) from None
     extracted = dt.datetime.fromtimestamp(mtime, dt.UTC).isoformat(timespec="microseconds")
-    head = b'{"type":"RECORD","stream":' + json.dumps(stream).encode() + b',"record":'
+    # The stream's buffer needs only these two members of a RECORD message.
+    head = b'{"record":'
     tail = b',"time_extracted":"' + extracted.encode() + b'"}\n'
     rest = b""
     with handle:

@@ -6,14 +6,17 @@ import datetime as dt
 import json
 import logging
 import typing as t
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
+from singer_sdk.sinks.core import JSONSchemaValidator
 
 from target_s3.convert import StreamConverter
-from target_s3.errors import ConfigError
+from target_s3.errors import ConfigError, DataError
 from target_s3.types import TIMESTAMP, json_encoder
 
 if t.TYPE_CHECKING:
@@ -61,6 +64,28 @@ class ParquetSink(BatchSink):
         self.partition_field = self._partition_field(target.bookmarks.get(stream_name))
         self._schema_json = json.dumps(schema, default=str, sort_keys=True)
         self._warned_lineage = False
+
+    def get_validator(self) -> JSONSchemaValidator | None:
+        """The SDK's validator (setting validate_records), with exact ``multipleOf``.
+
+        Records carry numbers as Decimals; the schema's float ``multipleOf`` would
+        make validation fail with a TypeError, so it is validated as a Decimal.
+        """
+        if not self.validate_schema:
+            return None
+        return JSONSchemaValidator(
+            _exact_multiples(self.schema), validate_formats=self.validate_field_string_format
+        )
+
+    def validate(self, record: dict) -> None:
+        """Check one record against the stream's schema; a mismatch is a DataError."""
+        if self._validator is None:
+            return
+        try:
+            self._validator.validate(record)
+        except InvalidRecord as exc:
+            msg = f"stream '{self.stream_name}': a record does not match the schema: {exc}"
+            raise DataError(msg) from None
 
     def _remove_sdc_metadata_from_schema(self) -> None:
         """Keep `_sdc_*` columns sent by the tap: never drop a declared column."""
@@ -236,3 +261,16 @@ class ParquetSink(BatchSink):
             key = layout.data_key(self.stream_name, partition, batch, part)
             files.append((key, sink.getvalue().to_pybytes()))
         return files, table.num_rows
+
+
+def _exact_multiples(node: t.Any) -> t.Any:
+    """A copy of a JSON schema with every numeric ``multipleOf`` as a Decimal."""
+    if isinstance(node, list):
+        return [_exact_multiples(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _exact_multiples(value) for key, value in node.items()}
+    multiple = out.get("multipleOf")
+    if isinstance(multiple, int | float) and not isinstance(multiple, bool):
+        out["multipleOf"] = Decimal(str(multiple))
+    return out

@@ -317,8 +317,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "validate_records",
         th.BooleanType,
         default=False,
-        description="Validate each record against its JSON schema (slow; note that "
-        "`multipleOf: 0.01` rejects many binary floats).",
+        description="Validate each record against its JSON schema (slow; numbers are "
+        "checked as exact decimals; a mismatch stops the run with one clear error).",
     ),
     _P(
         "write_audit",
@@ -547,7 +547,7 @@ class TargetS3(Target):
             self._assert_sink_exists(stream_map.stream_alias)
             sink = self.get_sink(stream_map.stream_alias, record=record)
             if self.settings.validate_records:
-                sink._validate_and_parse(record)
+                sink.validate(record)
             self.append_line(sink, record_line(record))  # type: ignore[arg-type]
 
     def _process_batch_message(self, message_dict: dict) -> None:
@@ -562,7 +562,8 @@ class TargetS3(Target):
                     self.append_lines(sink, lines, count)
                 else:
                     for line in lines.splitlines():
-                        self._process_record_message(json_decoder.decode(line))
+                        message = json_decoder.decode(line)
+                        self._process_record_message({**message, "stream": stream})
             with contextlib.suppress(OSError):
                 local_path(url).unlink()
 

@@ -81,7 +81,7 @@ def test_batch_file_chunks_are_the_files_records(tmp_path, monkeypatch, chunk_by
     assert sum(count for _, count in chunks) == len(messages) == 300
     assert all(data.endswith(b"\n") and data.count(b"\n") == n for data, n in chunks)
     assert [m["record"] for m in messages] == [json.loads(line) for line in lines]
-    assert {(m["type"], m["stream"]) for m in messages} == {("RECORD", "order_lines")}
+    assert all(set(m) == {"record", "time_extracted"} for m in messages)
     if chunk_bytes == 64:
         assert len(chunks) > 1
 
@@ -94,3 +94,15 @@ def test_batch_larger_than_max_rows_splits_into_full_batches(s3, bucket, config,
     assert sorted(t.num_rows for t in tables) == [100, 300, 300, 300]
     ids = pa.concat_tables(tables).column("id").to_pylist()
     assert sorted(ids) == list(range(1, 1001))
+
+
+def test_batch_files_through_validation_and_stream_maps(s3, bucket, config, tmp_path):
+    """Without the raw path (validation, maps), batch records go the per-record way."""
+    data, paths = batch_input(tmp_path, [range(1, 51), range(51, 101)])
+    settings = {**config, "validate_records": True, "stream_maps": {"order_lines": {}}}
+    result = run_target(settings, data, tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    table = pa.concat_tables(read_parquet(s3, bucket, "lake/acme/order_lines/"))
+    assert sorted(table.column("id").to_pylist()) == list(range(1, 101))
+    assert states(result.stdout)[-1] == {"last_id": 100}
+    assert not any(p.exists() for p in paths)

@@ -227,3 +227,16 @@ def test_a_failed_target_does_not_break_the_producers_pipe(s3, config, tmp_path)
         proc.stdin.flush()
     proc.stdin.close()
     assert proc.stdout.read() == b""  # EOF: the drainer holds no copy of stdout
+
+
+def test_validate_records_checks_decimals_exactly(s3, bucket, config, tmp_path):
+    """validate_records: exact decimals pass `multipleOf`; a wrong type is one clear error."""
+    config["validate_records"] = True
+    result = run_target(config, order_stream(range(1, 30), state_every=10), tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert visible_ids(s3, bucket) == list(range(1, 30))
+    bad = order_stream(range(30, 35)).replace(b'"id": 32', b'"id": "thirty-two"')
+    assert b"thirty-two" in bad
+    result = run_target(config, bad, tmp_path)
+    assert_one_clear_error(result, "thirty-two")
+    assert visible_ids(s3, bucket) == list(range(1, 30))
