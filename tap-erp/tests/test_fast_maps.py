@@ -49,7 +49,7 @@ MAPS = [
     {
         "__key_properties__": ["id"],
         "id": "DocEntry",
-        "it's \"odd\"}": "CardName",
+        'it\'s "odd"}': "CardName",
         "__else__": "__NULL__",
     },
 ]
