@@ -33,6 +33,9 @@ Rows = list[Row]
 PageHook = t.Callable[[Rows], Rows]
 
 UTC = datetime.UTC
+#: Rows handed on at a time: a part's rows are still in the CPU cache while they are
+#: tracked, mapped and encoded (a whole page of thousands of rows is not).
+PART_ROWS = 500
 
 
 def format_timestamp(value: datetime.datetime) -> str:
@@ -337,6 +340,11 @@ class IncrementalReader:
             keep(row)
         return new
 
+    def _new_parts(self, rows: Rows) -> Iterator[Rows]:
+        """`_new_rows` of a page in parts of `PART_ROWS`."""
+        for start in range(0, len(rows), PART_ROWS):
+            yield self._new_rows(rows[start : start + PART_ROWS])
+
     def _is_anchor(self, row: Row) -> bool:
         pos = self.position
         return canonical_timestamp(row[self.rk]) == pos.last_text and self.key(row) == pos.anchor
@@ -344,8 +352,8 @@ class IncrementalReader:
     def read_pages(
         self, since: datetime.datetime | None, before: datetime.datetime | None = None
     ) -> Iterator[Rows]:
-        """Every row with ``since <= ts < before`` not emitted before, in order: the
-        new rows of each page fetched."""
+        """Every row with ``since <= ts < before`` not emitted before, in order, in
+        parts of at most `PART_ROWS` rows."""
         if isinstance(self.pager, CursorPager):
             yield from self._read_cursor(since, before)
         else:
@@ -359,7 +367,7 @@ class IncrementalReader:
         while True:
             if self.page_hook is not None:
                 rows = self.page_hook(rows)
-            yield self._new_rows(rows)
+            yield from self._new_parts(rows)
             if not next_url:
                 return
             rows, next_url = pager.follow(next_url)
@@ -395,7 +403,7 @@ class IncrementalReader:
                 rows, more = pager.fetch(self.url, filters, 0)
             if self.page_hook is not None:
                 rows = self.page_hook(rows)
-            yield self._new_rows(rows)
+            yield from self._new_parts(rows)
             if not more:
                 return
 
@@ -406,13 +414,12 @@ def full_table_pages(
     primary_keys: t.Sequence[str],
     page_hook: PageHook | None = None,
 ) -> Iterator[Rows]:
-    """Every row of a snapshot entity once (deduplicated by key), a page at a time."""
+    """Every row of a snapshot entity once (deduplicated by key), in parts of at most
+    `PART_ROWS` rows."""
     key = key_function(primary_keys)
     seen: set = set()
 
     def new_rows(rows: Rows) -> Rows:
-        if page_hook is not None:
-            rows = page_hook(rows)
         new: Rows = []
         for row in rows:
             row_key = key(row)
@@ -421,12 +428,18 @@ def full_table_pages(
                 new.append(row)
         return new
 
+    def parts(rows: Rows) -> Iterator[Rows]:
+        if page_hook is not None:
+            rows = page_hook(rows)
+        for start in range(0, len(rows), PART_ROWS):
+            yield new_rows(rows[start : start + PART_ROWS])
+
     if isinstance(pager, CursorPager):
         rows, next_url = pager.first(url, {})
         while True:
-            yield new_rows(rows)
+            yield from parts(rows)
             if not next_url:
                 return
             rows, next_url = pager.follow(next_url)
     for rows in t.cast("PositionalPager", pager).scan(url):
-        yield new_rows(rows)
+        yield from parts(rows)
