@@ -104,3 +104,29 @@ def test_sweep_removes_only_old_files(tmp_path):
     assert sweep_stale(tmp_path, 3600) == 1
     assert not old.exists()
     assert new.exists()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_newest_tie_group_over_any_split_is_the_last_group(seed):
+    """Rows handed on in parts of any size leave exactly the newest tie group to settle."""
+    import random
+    from types import SimpleNamespace
+
+    from tap_erp.client import NewestTieGroup
+
+    rnd = random.Random(seed)
+    values = sorted(rnd.choice("abcd") for _ in range(rnd.randint(1, 30)))
+    rows = [{"ts": v, "id": i} for i, v in enumerate(values)]
+    settled: list[dict] = []
+    stream = SimpleNamespace(
+        replication_key="ts",
+        _increment_stream_state=lambda record, context: settled.append(record),
+    )
+    group = NewestTieGroup(stream, None)  # type: ignore[arg-type]
+    start = 0
+    while start < len(rows):
+        size = rnd.randint(0, 7)
+        group.add_rows(rows[start : start + size])
+        start += size
+    group.settle()
+    assert settled == [r for r in rows if r["ts"] == values[-1]]
