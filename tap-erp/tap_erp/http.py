@@ -27,6 +27,9 @@ if t.TYPE_CHECKING:
 
     from tap_erp.auth import Authenticator
 
+#: A page body is read in chunks of this size (requests' default is 10 KiB).
+BODY_CHUNK_BYTES = 1 << 20
+
 LOGGER = logging.getLogger("tap-erp.http")
 
 #: Transport failures worth another attempt: refused/reset connections, timeouts,
@@ -267,6 +270,7 @@ class HttpClient:
                 headers.update(extra_headers)
             if authenticated and self.authenticator is not None:
                 self.authenticator.apply(headers)
+            response: requests.Response | None = None
             try:
                 self.requests_sent += 1
                 response = self.session.request(
@@ -277,6 +281,7 @@ class HttpClient:
                     headers=headers,
                     timeout=self.timeout,
                     verify=self.verify,
+                    stream=True,  # the body is read below, in large chunks
                 )
                 status = response.status_code
                 if status in {401, 403} and authenticated:
@@ -311,13 +316,16 @@ class HttpClient:
                     )
                     raise HTTPStatusError(msg, status=status)
                 try:
-                    return orjson.loads(response.content)
+                    return orjson.loads(b"".join(response.iter_content(BODY_CHUNK_BYTES)))
                 except orjson.JSONDecodeError as exc:
                     raise RetryableError(f"malformed JSON body ({exc})") from None
             except TRANSIENT_EXCEPTIONS as exc:
                 error = RetryableError(describe_transport_error(exc, url))
             except RetryableError as exc:
                 error = exc
+            finally:
+                if response is not None:
+                    response.close()  # back to the pool once read; dropped if not
             attempt += 1
             if attempt > self.max_retries:
                 msg = (

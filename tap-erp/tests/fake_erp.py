@@ -39,6 +39,13 @@ class FakeResponse:
     def text(self):
         return self.content.decode("utf-8", "replace")
 
+    def iter_content(self, chunk_size):
+        for start in range(0, len(self.content), chunk_size):
+            yield self.content[start : start + chunk_size]
+
+    def close(self):
+        self.closed = True
+
 
 def ts(base: dt.datetime, seconds: float) -> dt.datetime:
     return base + dt.timedelta(seconds=seconds)
@@ -111,7 +118,17 @@ class FakeERP:
             return value.startswith("Bearer ") and value[7:] in self.valid_tokens
         return False
 
-    def request(self, method, url, params=None, data=None, headers=None, timeout=None, verify=None):
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        timeout=None,
+        verify=None,
+        stream=False,
+    ):
         headers = headers or {}
         parsed = urlparse(url)
         query = {k: v[0] for k, v in parse_qs(parsed.query).items()}

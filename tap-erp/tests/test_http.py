@@ -63,6 +63,20 @@ def test_retries_5xx_timeouts_drops_and_malformed_bodies_with_backoff():
     assert sleeps == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
 
 
+def test_every_response_is_closed_read_or_not():
+    """Bodies are streamed: each response must give its connection back or up."""
+    fake = seeded()
+    faults = [
+        FakeResponse(500, {"error": {"message": "boom"}}),
+        FakeResponse(429, {"error": {"message": "slow down"}}, headers={"Retry-After": "0"}),
+        FakeResponse(200, content=b'{"value": [{"Cust'),
+    ]
+    fake.faults = list(faults)
+    body = client(fake).get_json(URL, ok_params())
+    assert body["value"][0]["CustomerKey"] == 1
+    assert all(getattr(r, "closed", False) for r in faults)
+
+
 def test_backoff_is_full_jitter():
     http = HttpClient(base_url="http://x", backoff_base=2, backoff_max=100, rand=lambda: 0.25)
     assert [http.backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
