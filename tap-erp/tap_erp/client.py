@@ -16,7 +16,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import local_root, sweep_stale, wait_until_taken, write_batches
-from tap_erp.fast_maps import is_plain, record_transform
+from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
@@ -287,7 +287,7 @@ class ERPStream(Stream):
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         """Mapped records in JSON-lines files; the bookmark follows the written records."""
-        map_record = record_transform(self.stream_maps[0])
+        map_record = encodable_transform(self.stream_maps[0])
         transform = map_record
         if not self._everything_selected:
 

@@ -10,8 +10,10 @@ same result; any other map (expressions, filters, aliases) keeps the SDK's path.
 from __future__ import annotations
 
 import ast
+import contextlib
 import typing as t
 
+import msgspec
 from singer_sdk.mapper import CustomStreamMap, SameRecordTransform, StreamMap
 
 if t.TYPE_CHECKING:
@@ -58,8 +60,13 @@ def rename_transform(
     include_others: bool,
     key_properties: list[str],
     fallback: Transform,
+    as_struct: bool = False,
 ) -> Transform:
-    """The SDK's transform for a rename-only map, without per-value evaluation."""
+    """The SDK's transform for a rename-only map, without per-value evaluation.
+
+    With `as_struct`, a map that gives exactly its renames builds msgspec Structs:
+    the same JSON once encoded, at a fraction of the cost of a dict (for batch files).
+    """
     renames = [(column, source) for column, source in ops if source is not None]
     drops = [column for column, source in ops if source is None]
     renamed = {column for column, _ in renames}
@@ -67,9 +74,12 @@ def rename_transform(
     # later rename writes them; keep the SDK's order exactly when that happens.
     if renamed & set(drops):
         return fallback
-    if not include_others and renamed.issuperset(key_properties):
+    if renames and not include_others and renamed.issuperset(key_properties):
         # Keys and drops change nothing then: the result is exactly the renames.
         build = dict_display(renames)
+        if as_struct:
+            with contextlib.suppress(ValueError):  # names msgspec cannot encode raw
+                build = struct_builder(renames)
 
         def renamed_only(record: dict) -> dict | None:
             try:
@@ -105,6 +115,22 @@ def dict_display(renames: list[tuple[str, str]]) -> Callable[[dict], dict]:
     return eval(f"lambda r: {{{body}}}", {"__builtins__": {}})
 
 
+def struct_builder(renames: list[tuple[str, str]]) -> Callable[[dict], msgspec.Struct]:
+    """``lambda r: Record(r["source"], ...)``: a Struct whose JSON is the dict's.
+
+    Fields are encoded under the column names in the map's order, as the dict
+    display's keys are; names enter the code only as string literals.
+    """
+    fields = [f"f{index}" for index in range(len(renames))]
+    record = msgspec.defstruct(
+        "MappedRecord",
+        fields,
+        rename=dict(zip(fields, (column for column, _ in renames), strict=True)),
+    )
+    args = ", ".join(f"r[{source!r}]" for _, source in renames)
+    return eval(f"lambda r: Record({args})", {"__builtins__": {}, "Record": record})
+
+
 def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any]) -> int:
     """Give every rename-only CustomStreamMap the fast transform; returns how many."""
     done = 0
@@ -118,11 +144,14 @@ def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any])
             ops = compile_renames(spec)
             if ops is None or spec.get("__else__", "keep") not in {"keep", None, NULL}:
                 continue
-            stream_map._transform_fn = rename_transform(
-                ops,
-                include_others="__else__" not in spec,
-                key_properties=list(stream_map.transformed_key_properties or []),
-                fallback=stream_map._transform_fn,
+            options = {
+                "include_others": "__else__" not in spec,
+                "key_properties": list(stream_map.transformed_key_properties or []),
+                "fallback": stream_map._transform_fn,
+            }
+            stream_map._transform_fn = rename_transform(ops, **options)
+            stream_map.encodable_transform = rename_transform(  # type: ignore[attr-defined]
+                ops, **options, as_struct=True
             )
             stream_map.renames_only = True  # type: ignore[attr-defined]
             done += 1
@@ -134,6 +163,13 @@ def record_transform(stream_map: StreamMap) -> Transform:
     if getattr(stream_map, "renames_only", False) and not stream_map.flattening_enabled:
         return t.cast("CustomStreamMap", stream_map)._transform_fn
     return stream_map.transform
+
+
+def encodable_transform(stream_map: StreamMap) -> t.Callable[[dict], t.Any]:
+    """`record_transform`, whose results may be Structs: only for JSON encoding."""
+    if getattr(stream_map, "encodable_transform", None) and not stream_map.flattening_enabled:
+        return stream_map.encodable_transform  # type: ignore[attr-defined]
+    return record_transform(stream_map)
 
 
 def is_plain(stream_map: StreamMap) -> bool:
