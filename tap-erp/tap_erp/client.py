@@ -9,6 +9,7 @@ import functools
 import typing as t
 
 import pendulum
+from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage
@@ -25,6 +26,7 @@ from tap_erp.paging import (
     make_pager,
     parse_timestamp,
 )
+from tap_erp.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -143,6 +145,8 @@ class ERPStream(Stream):
         self._page_time = datetime.datetime.now(datetime.UTC)
         self._keys_value: str | None = None
         self._keys_seen: set = set()
+        self._tail_key: tuple | None = None
+        self._tail = b""
 
     @property
     def is_sorted(self) -> bool:
@@ -231,6 +235,48 @@ class ERPStream(Stream):
                     version=self._stream_version,
                     time_extracted=self._page_time,
                 )
+
+    @functools.cached_property
+    def _record_line_map(self) -> Callable[[dict], t.Any] | None:
+        """The map of RECORD messages written as bytes, or None for the SDK's path.
+
+        That is one plain map (renames only, no flattening), every property
+        selected, and the tap's own buffered writer: then a RECORD line is its
+        envelope around the encoded mapped record, the same JSON as the SDK's.
+        """
+        maps = self.stream_maps
+        writer = getattr(self._tap, "message_writer", None)
+        if len(maps) != 1 or not is_plain(maps[0]) or not self._everything_selected:
+            return None
+        if not isinstance(writer, BufferedMsgSpecWriter):
+            return None
+        return encodable_transform(maps[0])
+
+    def _write_record_message(self, record: types.Record) -> None:
+        """A RECORD message, written straight into the tap's buffer when it can be."""
+        transform = self._record_line_map
+        if transform is None:
+            super()._write_record_message(record)
+            return
+        mapped = transform(record)
+        if mapped is not None:
+            writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
+            writer.write_record(self._record_head, mapped, self._record_tail())
+        self.state_manager.is_flushed = False
+
+    @functools.cached_property
+    def _record_head(self) -> bytes:
+        alias = self.stream_maps[0].stream_alias
+        return b'{"type":"RECORD","stream":' + encoder.encode(alias) + b',"record":'
+
+    def _record_tail(self) -> bytes:
+        """``version`` and ``time_extracted`` (the page's arrival), as the SDK writes them."""
+        key = (self._page_time, self._stream_version)
+        if self._tail_key != key:
+            version = b"" if key[1] is None else b',"version":' + encoder.encode(key[1])
+            self._tail = version + b',"time_extracted":' + encoder.encode(key[0]) + b"}\n"
+            self._tail_key = key
+        return self._tail
 
     # Batches
 

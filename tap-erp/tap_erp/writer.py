@@ -16,7 +16,7 @@ import stat
 import sys
 import typing as t
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib.messages import SingerMessageType
 
 if t.TYPE_CHECKING:
@@ -50,6 +50,15 @@ class BufferedMsgSpecWriter(MsgSpecWriter):
         """Buffer a RECORD; write the buffer (and any other message) out."""
         self._buffer += self.format_message(message)
         if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
+            self.flush()
+
+    def write_record(self, head: bytes, record: t.Any, tail: bytes) -> None:
+        """Buffer one RECORD message: `head`, the encoded `record`, `tail`."""
+        buffer = self._buffer
+        buffer += head
+        encoder.encode_into(record, buffer, -1)
+        buffer += tail
+        if len(buffer) >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:
