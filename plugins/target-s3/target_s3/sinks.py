@@ -184,6 +184,25 @@ class ParquetSink(BatchSink):
         if self.rows:
             self.cut = (len(self.buffer), self.rows, state_seq)
 
+    def drop_after_state(self, state_seq: int) -> int:
+        """Forget the buffered records that arrived after STATE number `state_seq`
+        (the last one); returns how many."""
+        if not self.rows:
+            return 0
+        cut, self.cut = self.cut, None
+        if self.first_state_seq >= state_seq:  # all of them arrived after it
+            dropped, self.rows = self.rows, 0
+            self.buffer = bytearray()
+            return dropped
+        if cut is None or cut[2] != state_seq:  # none arrived after it
+            return 0
+        offset, rows, _ = cut
+        dropped = self.rows - rows
+        del self.buffer[offset:]
+        self.rows = rows
+        self.last_state_seq = state_seq - 1
+        return dropped
+
     def take_buffer(self, *, at_state: bool = False) -> tuple[bytearray, int, int, int]:
         """Hand over buffered records: (data, rows, first, last STATE seq).
 

@@ -418,17 +418,36 @@ class TargetS3(Target):
         self._live = True
 
     def process_endofpipe(self) -> None:
-        """Flush every buffer, commit every batch, emit the last STATE, audit."""
+        """Load what the input's last STATE covers, emit that STATE, audit.
+
+        Records after the last STATE are not loaded when the input had STATE
+        messages: a tap that ends normally covers its records with a final STATE, so
+        such records come from a tap that stopped early (killed, failed), which sends
+        them again from that STATE; loading them now would duplicate them. Input
+        without any STATE (no bookmarks) is loaded whole.
+        """
         self.ensure_started()
+        uncovered = 0
+        if self.state_seq:
+            uncovered = sum(sink.drop_after_state(self.state_seq) for sink in self._all_sinks)
         for sink in list(self._all_sinks):
             if sink.rows:
                 self.flush(sink, emit=False)
         self.wait_inflight()
         self._worker.shutdown(wait=True)
-        self.publisher.commit(None)
-        if self._pending_states:
-            self._emit(self._pending_states[-1][1])
-            self._pending_states = []
+        if self.state_seq:
+            self._emit_covered()
+            removed = self.publisher.rollback_pending() if self.publisher.pending else 0
+            if uncovered or removed:
+                self.logger.warning(
+                    "%d record(s) arrived after the last STATE and were not loaded (%d "
+                    "file(s) removed): the input ended without covering them, and the tap "
+                    "sends them again from that STATE",
+                    uncovered,
+                    removed,
+                )
+        else:
+            self.publisher.commit(None)
         self._finished = True
         self.publisher.close(success=True)
         self._audit("succeeded", None)

@@ -106,3 +106,27 @@ def test_batch_files_through_validation_and_stream_maps(s3, bucket, config, tmp_
     assert sorted(table.column("id").to_pylist()) == list(range(1, 101))
     assert states(result.stdout)[-1] == {"last_id": 100}
     assert not any(p.exists() for p in paths)
+
+
+@pytest.mark.parametrize("trailing", ["batch", "records"])
+def test_records_after_the_last_state_are_not_loaded(s3, bucket, config, tmp_path, trailing):
+    """A tap that stops early (killed) leaves records no STATE covers: it sends them
+    again from its last STATE, so loading them now would duplicate them."""
+    data, _ = batch_input(tmp_path, [range(1, 301), range(301, 601)])
+    lines = data.decode().splitlines()
+    assert json.loads(lines[-1])["type"] == "STATE"
+    if trailing == "batch":
+        lines = lines[:-1]  # the second batch file, without its STATE
+    else:
+        lines = lines[:3]  # the schema, the first batch and its STATE
+        lines += [
+            json.dumps({"type": "RECORD", "stream": "order_lines", "record": r})
+            for r in (json.loads(order_line_json(i)) for i in range(301, 321))
+        ]
+    config["batch_max_rows"] = 120  # batches already published hold trailing records too
+    result = run_target(config, ("\n".join(lines) + "\n").encode(), tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    table = pa.concat_tables(read_parquet(s3, bucket, "lake/acme/order_lines/"))
+    assert sorted(table.column("id").to_pylist()) == list(range(1, 301))
+    assert states(result.stdout) == [{"last_id": 300}]
+    assert "arrived after the last STATE and were not loaded" in result.stderr.decode()
