@@ -160,7 +160,7 @@ def _close(
     return encoding, [path.resolve().as_uri()]
 
 
-def wait_until_taken(manifest: list[str], seconds: float, poll: float = 0.02) -> None:
+def wait_until_taken(manifest: list[str], seconds: float, poll: float = 0.005) -> None:
     """Block until no file of `manifest` exists; fail after `seconds`."""
     paths = [local_path_of(url) for url in manifest]
     deadline = time.monotonic() + seconds
@@ -174,7 +174,7 @@ def wait_until_taken(manifest: list[str], seconds: float, poll: float = 0.02) ->
             )
             raise TapERPError(msg)
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        delay = min(delay * 1.5, 0.02)  # the next BATCH message waits on this
 
 
 def local_path_of(url: str) -> Path:

@@ -304,8 +304,9 @@ class ERPStream(Stream):
         """BATCH messages; each one's STATE only after the loader has taken its files.
 
         A loader that reads BATCH files removes them once read (target-s3 does). The
-        STATE covering a batch is written when its files are gone, one batch later
-        so that the next file is written meanwhile. A loader that ignores BATCH
+        STATE covering a batch is written when its files are gone, and before the next
+        BATCH message (a STATE covers every record sent before it), while the next
+        file has been written meanwhile. A loader that ignores BATCH
         messages never takes the files: the sync then fails after
         `batch_wait_seconds` instead of moving the bookmark past records that did
         not land.
@@ -316,9 +317,11 @@ class ERPStream(Stream):
             for encoding, manifest in self.get_batches(batch_config, context):
                 counter.increment()
                 snapshot = copy.deepcopy(self.tap_state)
-                self._write_batch_message(encoding=encoding, manifest=manifest)
+                # A STATE covers everything sent before it: the previous batch's STATE
+                # goes out before this BATCH message (whose file is already written).
                 if pending is not None:
                     self._state_when_taken(*pending, wait=wait)
+                self._write_batch_message(encoding=encoding, manifest=manifest)
                 pending = (manifest, snapshot)
             if pending is not None:
                 self._state_when_taken(*pending, wait=wait)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -435,6 +436,15 @@ def test_batches_carry_every_record_and_state_waits_for_the_loader(sb, tmp_path)
     assert messages[-1]["type"] == "STATE"
     records_mode = run_tap(tmp_path, config_for(sb, "acme", page_size=400))
     assert messages[-1]["value"]["bookmarks"] == records_mode.state["bookmarks"]
+    # a STATE covers every record sent before it: no stream's BATCH follows another
+    # of its BATCH messages before that one's STATE
+    for stream in {m["stream"] for m in batches}:
+        kinds = [
+            m["type"]
+            for m in messages
+            if m["type"] == "STATE" or (m["type"] == "BATCH" and m["stream"] == stream)
+        ]
+        assert all(a != "BATCH" or b != "BATCH" for a, b in itertools.pairwise(kinds)), stream
     last_batch = max(i for i, m in enumerate(messages) if m["type"] == "BATCH")
     assert any(m["type"] == "STATE" for m in messages[last_batch + 1 :])
 
