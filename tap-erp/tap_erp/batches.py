@@ -88,10 +88,11 @@ def write_batches(
         for page in pages:
             rows = page
             while rows:
-                mapped = [out for out in map(transform, rows) if out is not None]
+                outs = list(map(transform, rows))
+                mapped = [out for out in outs if out is not None]
                 taken = len(rows)
                 if count + len(mapped) > size:  # the file fills up inside this page
-                    taken = _rows_for(rows, transform, size - count)
+                    taken = _rows_for(outs, size - count)
                     mapped = mapped[: size - count]
                 if mapped:
                     if handle is None:
@@ -120,15 +121,16 @@ def write_batches(
                 path.unlink(missing_ok=True)
 
 
-def _rows_for(rows: list[dict], transform: Callable[[dict], dict | None], wanted: int) -> int:
-    """How many of `rows` give the first `wanted` mapped records."""
+def _rows_for(outs: list[t.Any], wanted: int) -> int:
+    """How many rows (their mapped records `outs`, None if filtered) give the first
+    `wanted` mapped records."""
     mapped = 0
-    for index, row in enumerate(rows):
-        if transform(row) is not None:
+    for index, out in enumerate(outs):
+        if out is not None:
             mapped += 1
             if mapped == wanted:
                 return index + 1
-    return len(rows)
+    return len(outs)
 
 
 def _create(path: Path, *, gz: bool) -> t.IO[bytes]:

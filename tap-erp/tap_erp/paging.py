@@ -230,6 +230,12 @@ def make_pager(style: str, http: HttpClient, profile: Profile, page_size: int) -
     return PAGERS[style](http, profile, page_size)
 
 
+def parts_of(rows: Rows) -> Iterator[Rows]:
+    """`rows` in slices of at most `PART_ROWS`."""
+    for start in range(0, len(rows), PART_ROWS):
+        yield rows[start : start + PART_ROWS]
+
+
 @dataclasses.dataclass
 class KeysetPosition:
     """Where an incremental read stands.
@@ -342,8 +348,8 @@ class IncrementalReader:
 
     def _new_parts(self, rows: Rows) -> Iterator[Rows]:
         """`_new_rows` of a page in parts of `PART_ROWS`."""
-        for start in range(0, len(rows), PART_ROWS):
-            yield self._new_rows(rows[start : start + PART_ROWS])
+        for part in parts_of(rows):
+            yield self._new_rows(part)
 
     def _is_anchor(self, row: Row) -> bool:
         pos = self.position
@@ -382,8 +388,9 @@ class IncrementalReader:
         # A new result set (new window or new read): no group positions known yet.
         pos.group_count = 0
         while True:
-            in_range = pos.last_ts is not None and (since is None or pos.last_ts >= since)
-            query_since = pos.last_ts if in_range else since
+            last_ts = pos.last_ts
+            in_range = last_ts is not None and (since is None or last_ts >= since)
+            query_since = last_ts if in_range else since
             filters = self._filters(query_since, before)
             if in_range and pos.group_count > 0:
                 rows, more = pager.fetch(self.url, filters, pos.group_count - 1)
@@ -431,8 +438,8 @@ def full_table_pages(
     def parts(rows: Rows) -> Iterator[Rows]:
         if page_hook is not None:
             rows = page_hook(rows)
-        for start in range(0, len(rows), PART_ROWS):
-            yield new_rows(rows[start : start + PART_ROWS])
+        for part in parts_of(rows):
+            yield new_rows(part)
 
     if isinstance(pager, CursorPager):
         rows, next_url = pager.first(url, {})

@@ -588,24 +588,10 @@ class TargetS3(Target):
 
     def append_line(self, sink: ParquetSink, line: bytes) -> None:
         """Buffer one RECORD message line; flush on size; check ages now and then."""
-        if not sink.rows:
-            sink.first_state_seq = self.state_seq
-            sink.first_at = time.monotonic()
-        buffer = sink.buffer
-        buffer += line
-        if line[-1:] != b"\n":
-            buffer += b"\n"
-        sink.rows += 1
-        sink.last_state_seq = self.state_seq
-        if sink.rows >= sink.max_rows or len(buffer) >= sink.max_bytes:
-            self.flush(sink, at_state=True)
-        self._tick += 1
-        if self._tick >= 2000:
-            self._tick = 0
-            self._flush_old()
+        self.append_lines(sink, line if line[-1:] == b"\n" else line + b"\n", 1)
 
     def append_lines(self, sink: ParquetSink, lines: bytes, count: int) -> None:
-        """Buffer `count` newline-terminated RECORD message lines, as `append_line` would."""
+        """Buffer `count` newline-terminated RECORD message lines; flush on size or rows."""
         while count:
             room = sink.max_rows - sink.rows
             if count > room > 0:  # the rows that fit go into this batch
