@@ -158,3 +158,51 @@ class OAuth2ClientCredentials(Authenticator):
         """Drop the token (revoked or expired early); the retry fetches a new one."""
         self._token = None
         return True
+
+
+#: Logs in: () -> (token text); raises AuthenticationError when refused.
+LoginCall = t.Callable[[], str]
+
+
+class LoginAuth(Authenticator):
+    """A login request answers a token; data requests carry it in header templates."""
+
+    def __init__(
+        self,
+        *,
+        render_headers: Callable[[str], dict[str, str]],
+        expires_in: float | None = None,
+        secrets: tuple[str, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Keep how headers are made from a token; the login happens on first use."""
+        self.render_headers = render_headers
+        self.expires_in = expires_in
+        self.clock = clock
+        self.secrets = secrets
+        self._login: LoginCall | None = None
+        self._headers: dict[str, str] | None = None
+        self._token: str | None = None
+        self._renew_at = float("inf")
+
+    def bind(self, login: LoginCall) -> None:
+        """Give the authenticator the function that logs in."""
+        self._login = login
+
+    def apply(self, headers: dict[str, str]) -> None:
+        """Set the token headers, logging in first when needed."""
+        if self._headers is None or self.clock() >= self._renew_at:
+            if self._login is None:
+                msg = "login authenticator is not bound to an HTTP client"
+                raise RuntimeError(msg)
+            self._token = self._login()
+            self.secrets = (*self.secrets, self._token)
+            self._headers = self.render_headers(self._token)
+            if self.expires_in:
+                self._renew_at = self.clock() + self.expires_in
+        headers.update(self._headers)
+
+    def refresh_on_unauthorized(self) -> bool:
+        """Log in again on the next request (the session expired)."""
+        self._headers = None
+        return True

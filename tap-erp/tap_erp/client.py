@@ -17,10 +17,12 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import local_root, sweep_stale, wait_until_taken, write_batches
+from tap_erp.dialect.decoders import chain
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
+    Pager,
     format_timestamp,
     full_table_pages,
     make_pager,
@@ -37,7 +39,7 @@ if t.TYPE_CHECKING:
 
     from tap_erp.http import HttpClient
     from tap_erp.paging import Rows
-    from tap_erp.profiles import Profile, StreamSpec
+    from tap_erp.profiles import Profile, RecordsSelector, RequestTemplate, StreamSpec
 
 #: State key holding the keys emitted at exactly ``replication_key_value``.
 BOOKMARK_KEYS = "bookmark_keys"
@@ -56,6 +58,8 @@ class Runtime:
     start_date: datetime.datetime | None
     lookback_seconds: float
     backfill_window: str
+    #: Settings templates read as `{config.<name>}` (secrets included; never logged).
+    config: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
 
@@ -364,14 +368,18 @@ class ERPStream(Stream):
         self.logger.info("'%s': %d batch file(s) written", self.name, files)
 
     def _page_hook(self) -> Callable[[Rows], Rows]:
-        """Drop fields the schema does not know (e.g. custom fields of a static schema)."""
+        """Decode ERP values, then drop fields the schema does not know (e.g. custom
+        fields of a static schema)."""
         known = frozenset(self.effective_schema.get("properties", {}))
+        decode = chain(self.spec.decoders, self.effective_schema)
         warned: set[str] = set()
 
         def strip_unknown(rows: Rows) -> Rows:
             self._page_time = datetime.datetime.now(datetime.UTC)
             if not rows:
                 return rows
+            if decode is not None:
+                rows = decode(rows)
             extra = (rows[0].keys() | rows[-1].keys()) - known
             if extra:
                 if extra - warned:
@@ -388,6 +396,54 @@ class ERPStream(Stream):
             return rows
 
         return strip_unknown
+
+    @functools.cached_property
+    def _selected_fields(self) -> list[str]:
+        """The ERP fields to ask for (`{fields}`): selected, and not added by the tap."""
+        spec = self.spec
+        added = {name for name, _ in spec.records.inherit}
+        if spec.parent is not None:
+            added |= {name for name, _ in spec.parent.fields}
+        return [
+            name
+            for name in self.schema.get("properties", {})
+            if name not in added and self.mask.get(("properties", name), True)
+        ]
+
+    def _pager(
+        self,
+        request: RequestTemplate,
+        records: RecordsSelector,
+        paginator_name: str,
+        parent: dict | None = None,
+    ) -> Pager:
+        runtime = self.runtime
+        profile = runtime.profile
+        add = {}
+        if parent is not None and self.spec.parent is not None:
+            add = {name: parent.get(field) for name, field in self.spec.parent.fields}
+        return make_pager(
+            profile.styles[paginator_name],
+            http=runtime.http,
+            request=request,
+            paginator_query=profile.paginator_queries[paginator_name],
+            records=records,
+            page_size=runtime.page_size,
+            values={"config": runtime.config, "fields": self._selected_fields, "parent": parent},
+            add_fields=add,
+        )
+
+    def _pagers(self) -> Iterator[Pager]:
+        """The stream's pager, or one per row of its parent request."""
+        spec = self.spec
+        style = spec.paginator or self.runtime.pagination_style
+        if spec.parent is None:
+            yield self._pager(spec.request, spec.records, style)
+            return
+        parents = self._pager(spec.parent.request, spec.parent.records, spec.parent.paginator)
+        for rows in parents.pages({}):
+            for row in rows:
+                yield self._pager(spec.request, spec.records, style, parent=row)
 
     def _starting_position(
         self, context: types.Context | None
@@ -436,29 +492,23 @@ class ERPStream(Stream):
 
     def get_record_pages(self, context: types.Context | None) -> Iterator[list[dict]]:
         """`get_records`, a page at a time."""
-        runtime = self.runtime
-        http = runtime.http
-        url = http.url(self.spec.path)
-        pager = make_pager(runtime.pagination_style, http, runtime.profile, runtime.page_size)
         hook = self._page_hook()
         rk = self.replication_key
         if not rk:
-            yield from full_table_pages(pager, url, self.primary_keys, hook)
+            for pager in self._pagers():
+                yield from full_table_pages(pager, self.primary_keys, hook)
             return
-        profile = runtime.profile
         if self.replication_method == REPLICATION_INCREMENTAL:
             position, windows = self._starting_position(context)
         else:
             position, windows = KeysetPosition(), [(None, None)]
         reader = IncrementalReader(
-            pager=pager,
-            url=url,
+            pager=next(self._pagers()),
             replication_key=rk,
             primary_keys=self.primary_keys,
-            since_param=t.cast("str", profile.since_param),
-            before_param=profile.before_param,
             position=position,
             page_hook=hook,
+            filter_digits=self.spec.request.since_digits,
         )
         for low, high in windows:
             yield from reader.read_pages(low, high)

@@ -14,6 +14,7 @@ import orjson
 import requests
 import requests.exceptions
 
+from tap_erp.dialect.selectors import NOTHING, Selector
 from tap_erp.errors import (
     AuthenticationError,
     HTTPStatusError,
@@ -40,7 +41,16 @@ TRANSIENT_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
-RETRY_STATUSES = frozenset({408, 425, 429})
+#: Statuses retried unless the profile says otherwise (`retry.statuses`).
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class Reply(t.NamedTuple):
+    """A successful answer: the decoded body (JSON, or bytes when asked raw) and headers."""
+
+    body: t.Any
+    headers: t.Mapping[str, str]
+    url: str
 
 
 class TokenBucket:
@@ -176,7 +186,8 @@ class HttpClient:
         limiter: RateLimiter | None = None,
         verify: bool = True,
         user_agent: str | None = None,
-        error_message_paths: Iterable[Iterable[str]] = (("message",),),
+        error_message_paths: Iterable[str] = ("message",),
+        retry_statuses: Iterable[int] = RETRY_STATUSES,
         secrets: Iterable[str | None] = (),
         sleep: Callable[[float], None] | None = None,
         rand: Callable[[], float] = random.random,
@@ -195,13 +206,12 @@ class HttpClient:
         self.headers = {"Accept": "application/json"}
         if user_agent:
             self.headers["User-Agent"] = user_agent
-        self.error_message_paths = [tuple(p) for p in error_message_paths]
+        self.error_message_paths = [Selector(p) for p in error_message_paths]
+        self.retry_statuses = frozenset(retry_statuses)
         self._secrets = [s for s in secrets if s]
         self.sleep = sleep or time.sleep
         self.rand = rand
         self.now = now
-        self.requests_sent = 0
-        self.retries = 0
 
     # URLs and messages
 
@@ -227,11 +237,9 @@ class HttpClient:
         except orjson.JSONDecodeError:
             text = response.text.strip().replace("\n", " ")
             return self._clean(text[:200]) if text else (response.reason or "")
-        for path in self.error_message_paths:
-            node: t.Any = body
-            for part in path:
-                node = node.get(part) if isinstance(node, dict) else None
-            if isinstance(node, str | int | float) and not isinstance(node, bool):
+        for selector in self.error_message_paths:
+            node = selector.find(body)
+            if node is not NOTHING and isinstance(node, str | int | float) and node is not True:
                 return self._clean(str(node))
         return self._clean(str(body)[:200])
 
@@ -244,41 +252,49 @@ class HttpClient:
 
     def get_json(self, url: str, params: dict[str, t.Any] | None = None) -> t.Any:
         """GET an authenticated JSON resource, retrying transient failures."""
-        return self._send("GET", url, params=params, authenticated=True)
+        return self.send("GET", url, params=params).body
 
     def post_token(self, url: str, data: dict[str, str], headers: dict[str, str]) -> t.Any:
         """POST a token request (form encoded); 400/401/403 are authentication failures."""
-        return self._send("POST", url, data=data, extra_headers=headers, token_request=True)
+        return self.send(
+            "POST", url, data=data, headers=headers, authenticated=False, token_request=True
+        ).body
 
-    def _send(
+    def send(  # noqa: PLR0915
         self,
         method: str,
         url: str,
         *,
         params: dict[str, t.Any] | None = None,
         data: dict[str, str] | None = None,
-        extra_headers: dict[str, str] | None = None,
-        authenticated: bool = False,
+        json_body: t.Any = None,
+        headers: dict[str, str] | None = None,
+        authenticated: bool = True,
         token_request: bool = False,
-    ) -> t.Any:
+        raw: bool = False,
+    ) -> Reply:
+        """Send a request with retries; the JSON body (or bytes with `raw`) and headers."""
+        extra_headers = headers
+        body_bytes = None if json_body is None else orjson.dumps(json_body, default=str)
+        if body_bytes is not None:
+            extra_headers = {"Content-Type": "application/json", **(headers or {})}
         attempt = 0
         refreshed = False
         while True:
             self.limiter.acquire()
-            headers = dict(self.headers)
+            sent_headers = dict(self.headers)
             if extra_headers:
-                headers.update(extra_headers)
+                sent_headers.update(extra_headers)
             if authenticated and self.authenticator is not None:
-                self.authenticator.apply(headers)
+                self.authenticator.apply(sent_headers)
             response: requests.Response | None = None
             try:
-                self.requests_sent += 1
                 response = self.session.request(
                     method,
                     url,
                     params=params,
-                    data=data,
-                    headers=headers,
+                    data=body_bytes if body_bytes is not None else data,
+                    headers=sent_headers,
                     timeout=self.timeout,
                     verify=self.verify,
                     stream=True,  # the body is read below, in large chunks
@@ -300,7 +316,7 @@ class HttpClient:
                         f"answered HTTP {status} {self.error_message(response)}"
                     )
                     raise AuthenticationError(msg)
-                if status >= 500 or status in RETRY_STATUSES:
+                if status in self.retry_statuses:
                     retry_after = (
                         parse_retry_after(response.headers.get("Retry-After"), self.now)
                         if status in {429, 503}
@@ -315,8 +331,11 @@ class HttpClient:
                         f"{self.error_message(response)}"
                     )
                     raise HTTPStatusError(msg, status=status)
+                content = b"".join(response.iter_content(BODY_CHUNK_BYTES))
+                if raw:
+                    return Reply(content, response.headers, response.url or url)
                 try:
-                    return orjson.loads(b"".join(response.iter_content(BODY_CHUNK_BYTES)))
+                    return Reply(orjson.loads(content), response.headers, response.url or url)
                 except orjson.JSONDecodeError as exc:
                     raise RetryableError(f"malformed JSON body ({exc})") from None
             except TRANSIENT_EXCEPTIONS as exc:
@@ -334,7 +353,6 @@ class HttpClient:
                 )
                 raise TapERPError(msg)
             delay = error.retry_after if error.retry_after is not None else self.backoff(attempt)
-            self.retries += 1
             LOGGER.warning(
                 "%s %s failed (%s); retry %d/%d in %.2fs",
                 method,

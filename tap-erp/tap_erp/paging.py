@@ -16,14 +16,18 @@ import datetime
 import logging
 import re
 import typing as t
+import urllib.parse
 
+from tap_erp.dialect import spec
+from tap_erp.dialect.selectors import NOTHING, Selector
 from tap_erp.errors import TapERPError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterator
+    from collections.abc import Callable, Hashable, Iterator, Mapping
 
-    from tap_erp.http import HttpClient
-    from tap_erp.profiles import Profile
+    from tap_erp.dialect.templates import Template
+    from tap_erp.http import HttpClient, Reply
+    from tap_erp.profiles import RecordsSelector, RequestTemplate
 
 LOGGER = logging.getLogger("tap-erp.paging")
 
@@ -96,30 +100,95 @@ def canonical_timestamp(raw: t.Any) -> str:
 
 
 class Pager:
-    """Requests pages of one entity in one paging style."""
+    """Requests pages of one entity: the stream's request, one paginator, the rows."""
 
-    style: str = ""
-
-    def __init__(self, http: HttpClient, profile: Profile, page_size: int) -> None:
-        """Keep the transport, the style's parameter names and the page size."""
+    def __init__(
+        self,
+        *,
+        http: HttpClient,
+        request: RequestTemplate,
+        paginator: spec.Paginator,
+        paginator_query: Mapping[str, Template],
+        records: RecordsSelector,
+        page_size: int,
+        values: Mapping[str, t.Any] | None = None,
+        add_fields: Mapping[str, t.Any] | None = None,
+    ) -> None:
+        """Keep the transport, the request and how rows and pages are found."""
         self.http = http
-        self.params = profile.style(self.style)
-        self.records_path = profile.records_path
+        self.request = request
+        self.paginator = paginator
+        self.paginator_query = paginator_query
+        self.records = records
         self.size = page_size
+        self.values = dict(values or {})
+        self.add_fields = tuple((add_fields or {}).items())
 
-    def rows_of(self, body: t.Any) -> Rows:
-        """The rows of a decoded page."""
-        rows = body.get(self.records_path) if isinstance(body, dict) else None
+    def send(self, **values: t.Any) -> Reply:
+        """One request of the stream with these placeholder values."""
+        rendered = self.request.render(
+            {**self.values, "limit": self.size, **values},
+            self.http.base_url,
+            self.paginator_query,
+        )
+        return self.http.send(
+            rendered.method,
+            rendered.url,
+            params=rendered.params,
+            headers=rendered.headers,
+            json_body=rendered.json,
+        )
+
+    def pages(self, filters: Mapping[str, t.Any]) -> Iterator[Rows]:
+        """Every page of the result set, first to last."""
+        raise NotImplementedError
+
+    def rows_of(self, reply: Reply) -> Rows:
+        """The rows of a decoded page (nested lists flattened, parent fields added)."""
+        spec_ = self.records
+        rows = spec_.path.find(reply.body)
         if not isinstance(rows, list):
-            msg = f"unexpected response: no list under '{self.records_path}'"
+            msg = f"unexpected response from {reply.url}: {spec_.path.describe_miss(reply.body)}"
             raise TapERPError(msg)
+        if spec_.each is not None:
+            rows = self._explode(rows)
+        if self.add_fields:
+            for row in rows:
+                row.update(self.add_fields)
+        return rows
+
+    def _explode(self, outer_rows: Rows) -> Rows:
+        spec_ = self.records
+        each = t.cast("Selector", spec_.each)
+        rows: Rows = []
+        for outer in outer_rows:
+            inner = each.find(outer)
+            if inner is NOTHING or inner is None:
+                continue
+            if not isinstance(inner, list):
+                msg = f"selector {each.text!r} of 'records.each' is not a list"
+                raise TapERPError(msg)
+            for row in inner:
+                for name, field in spec_.inherit:
+                    row[name] = outer.get(field)
+                rows.append(row)
         return rows
 
 
 class PositionalPager(Pager):
     """Offset or page-number paging: rows addressed by their position."""
 
-    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+    def _more(self, reply: Reply, rows: Rows, position: int) -> bool:
+        stop = t.cast("spec.OffsetPaginator", self.paginator).stop
+        if stop.has_more:
+            return bool(Selector(stop.has_more).find(reply.body) not in (NOTHING, None, False))
+        if stop.total:
+            total = Selector(stop.total).find(reply.body)
+            if isinstance(total, int):
+                return position + len(rows) < total
+        return len(rows) >= self.size
+
+    def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """Rows from ``position`` on (at least two when available) and whether more exist.
 
         When ``position`` is an anchor, the returned first row must be the row that
@@ -127,11 +196,11 @@ class PositionalPager(Pager):
         """
         raise NotImplementedError
 
-    def scan(self, url: str) -> Iterator[Rows]:
-        """Every page of an unfiltered listing, first to last."""
+    def pages(self, filters: Mapping[str, t.Any]) -> Iterator[Rows]:
+        """Every page of the result set, first to last."""
         position = 0
         while True:
-            rows, more = self.fetch(url, {}, position)
+            rows, more = self.fetch(filters, position)
             position += len(rows)
             yield rows
             if not more or not rows:
@@ -139,34 +208,29 @@ class PositionalPager(Pager):
 
 
 class OffsetPager(PositionalPager):
-    """``?offset=N&limit=M``; the last page has fewer than ``limit`` rows."""
+    """``{offset}`` and ``{limit}``; by default the last page is a short one."""
 
-    style = "offset"
-
-    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+    def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """One request from ``position``."""
-        params = dict(filters)
-        params[self.params["offset_param"]] = position
-        params[self.params["limit_param"]] = self.size
-        rows = self.rows_of(self.http.get_json(url, params))
-        return rows, len(rows) >= self.size
+        reply = self.send(**filters, offset=position)
+        rows = self.rows_of(reply)
+        return rows, self._more(reply, rows, position)
 
 
 class PagePager(PositionalPager):
-    """``?page=N&page_size=M`` with a ``has_more`` flag; pages start at ``first_page``."""
+    """``{page}`` and ``{limit}``; pages start at ``first_page``."""
 
-    style = "page"
+    @property
+    def first_page(self) -> int:
+        """Number of the first page."""
+        return t.cast("spec.PagePaginator", self.paginator).first_page
 
-    def _page(self, url: str, filters: dict[str, str], page: int) -> tuple[Rows, bool]:
-        params = dict(filters)
-        params[self.params["page_param"]] = page
-        params[self.params["size_param"]] = self.size
-        body = self.http.get_json(url, params)
-        rows = self.rows_of(body)
-        more = bool(body.get(self.params["has_more_field"]))
-        return rows, more
+    def _page(self, filters: Mapping[str, t.Any], page: int) -> tuple[Rows, bool]:
+        reply = self.send(**filters, page=page)
+        rows = self.rows_of(reply)
+        return rows, self._more(reply, rows, (page - self.first_page) * self.size)
 
-    def fetch(self, url: str, filters: dict[str, str], position: int) -> tuple[Rows, bool]:
+    def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """The page holding ``position``, cut before it.
 
         When ``position`` is the last row of its page, the next page is read first
@@ -174,60 +238,63 @@ class PagePager(PositionalPager):
         updated row moves to the end), so an anchor still in place afterwards was
         in place when the next page was read.
         """
-        page = position // self.size + int(self.params.get("first_page", 1))
+        page = position // self.size + self.first_page
         skip = position % self.size
         if skip < self.size - 1:
-            rows, more = self._page(url, filters, page)
+            rows, more = self._page(filters, page)
             return rows[skip:], more
-        following, more = self._page(url, filters, page + 1)
-        rows, more_here = self._page(url, filters, page)
+        following, more = self._page(filters, page + 1)
+        rows, more_here = self._page(filters, page)
         anchor = rows[skip:]
         if not anchor:
             return [], more_here
         return anchor + following, more
 
-    def scan(self, url: str) -> Iterator[Rows]:
-        """Pages 1, 2, ... until ``has_more`` is false."""
-        page = int(self.params.get("first_page", 1))
+
+class LinkPager(Pager):
+    """Pages the server links together (next links, cursor tokens) or one page only."""
+
+    def pages(self, filters: Mapping[str, t.Any]) -> Iterator[Rows]:
+        """Every page of the result set, first to last."""
+        paginator = self.paginator
+        reply = self.send(**filters)
         while True:
-            rows, more = self._page(url, {}, page)
-            yield rows
-            if not more or not rows:
+            yield self.rows_of(reply)
+            if isinstance(paginator, spec.CursorPaginator):
+                token = Selector(paginator.cursor).find(reply.body)
+                if token in (NOTHING, None, ""):
+                    return
+                reply = self.send(**filters, cursor=token)
+                continue
+            link = self._next_link(reply) if isinstance(paginator, spec.NextLinkPaginator) else None
+            if not link:
                 return
-            page += 1
+            rendered = self.request.render(
+                {**self.values, "limit": self.size, **filters}, self.http.base_url
+            )
+            reply = self.http.send(
+                "GET", urllib.parse.urljoin(reply.url, link), headers=rendered.headers
+            )
+
+    def _next_link(self, reply: Reply) -> str | None:
+        paginator = t.cast("spec.NextLinkPaginator", self.paginator)
+        if paginator.link_header:
+            for part in (reply.headers.get("Link") or "").split(","):
+                match = re.match(r'\s*<([^>]*)>\s*;.*rel="?next"?', part)
+                if match:
+                    return match.group(1)
+            return None
+        link = Selector(t.cast("str", paginator.next)).find(reply.body)
+        return link if isinstance(link, str) and link else None
 
 
-class CursorPager(Pager):
-    """``?limit=M`` first, then the ``next`` link until it is null."""
-
-    style = "cursor"
-
-    def first(self, url: str, filters: dict[str, str]) -> tuple[Rows, str | None]:
-        """The first page and the next link."""
-        params = dict(filters)
-        params[self.params["limit_param"]] = self.size
-        return self._split(self.http.get_json(url, params))
-
-    def follow(self, next_url: str) -> tuple[Rows, str | None]:
-        """The page a ``next`` link points to."""
-        return self._split(self.http.get_json(self.http.url(next_url)))
-
-    def _split(self, body: t.Any) -> tuple[Rows, str | None]:
-        rows = self.rows_of(body)
-        next_url = body.get(self.params["next_field"])
-        return rows, next_url or None
-
-
-PAGERS: dict[str, type[Pager]] = {
-    "offset": OffsetPager,
-    "page": PagePager,
-    "cursor": CursorPager,
-}
-
-
-def make_pager(style: str, http: HttpClient, profile: Profile, page_size: int) -> Pager:
-    """The pager of a paging style."""
-    return PAGERS[style](http, profile, page_size)
+def make_pager(paginator: spec.Paginator, **kwargs: t.Any) -> Pager:
+    """The pager of a paginator declaration."""
+    if isinstance(paginator, spec.OffsetPaginator):
+        return OffsetPager(paginator=paginator, **kwargs)
+    if isinstance(paginator, spec.PagePaginator):
+        return PagePager(paginator=paginator, **kwargs)
+    return LinkPager(paginator=paginator, **kwargs)
 
 
 def parts_of(rows: Rows) -> Iterator[Rows]:
@@ -253,6 +320,8 @@ class KeysetPosition:
     prior_keys: frozenset = frozenset()
     #: ``last_ts`` as canonical text (see `format_timestamp`), which sorts like it.
     last_text: str | None = None
+    #: The part of ``last_text`` the changed-since filter can express (its group).
+    group_text: str | None = None
     group_count: int = 0
     anchor: Hashable | None = None
     emitted: set = dataclasses.field(default_factory=set)
@@ -278,42 +347,57 @@ def key_function(primary_keys: t.Sequence[str]) -> Callable[[Row], Hashable]:
     return lambda row: tuple(row[f] for f in fields)
 
 
+#: Length of the canonical text a filter with `digits` fractional digits keeps.
+def group_length(digits: int) -> int:
+    """`YYYY-MM-DD` (-1: a date), up to the second (0), or with 1-6 digits."""
+    if digits < 0:
+        return 10
+    return 19 if digits == 0 else 20 + min(digits, 6)
+
+
 class IncrementalReader:
-    """Reads an incremental entity in (timestamp, key) order without skipping rows."""
+    """Reads an incremental entity in (timestamp, key) order without skipping rows.
+
+    Rows are grouped by the part of their timestamp the changed-since filter can
+    express (all of it for ISO text with microseconds; the second for a filter in
+    whole seconds): a request filtered at a group returns that whole group first,
+    so positions count inside groups; rows before the read's lower bound (there
+    only because the filter is coarser) are counted but not emitted.
+    """
 
     def __init__(
         self,
         *,
         pager: Pager,
-        url: str,
         replication_key: str,
         primary_keys: t.Sequence[str],
-        since_param: str,
-        before_param: str | None,
         position: KeysetPosition,
         page_hook: PageHook | None = None,
+        filter_digits: int = 6,
     ) -> None:
         """Set up a read; ``position`` carries over between windows."""
         self.pager = pager
-        self.url = url
         self.rk = replication_key
         self.key = key_function(primary_keys)
-        self.since_param = since_param
-        self.before_param = before_param
         self.position = position
         self.page_hook = page_hook
+        self.group_cut = group_length(filter_digits)
+        self.lower_text = ""
 
     def _filters(
         self, since: datetime.datetime | None, before: datetime.datetime | None
-    ) -> dict[str, str]:
-        filters: dict[str, str] = {}
+    ) -> dict[str, datetime.datetime]:
+        filters: dict[str, datetime.datetime] = {}
         if since is not None:
-            filters[self.since_param] = format_timestamp(since)
+            filters["since"] = since
         if before is not None:
-            if not self.before_param:
-                msg = "the profile has no 'incremental.before_param' for windows"
+            if not self.pager.request.uses("before"):
+                msg = (
+                    "setting 'backfill_window': the profile's request has no {before} "
+                    "placeholder to bound a window"
+                )
                 raise TapERPError(msg)
-            filters[self.before_param] = format_timestamp(before)
+            filters["before"] = before
         return filters
 
     def _new_rows(self, rows: Rows) -> Rows:
@@ -324,6 +408,8 @@ class IncrementalReader:
         pos = self.position
         rk = self.rk
         key = self.key
+        cut = self.group_cut
+        lower = self.lower_text
         prior_text = pos.prior_text
         new: Rows = []
         keep = new.append
@@ -332,15 +418,20 @@ class IncrementalReader:
             row[rk] = text
             if text != pos.last_text:
                 if pos.last_text is not None and text < pos.last_text:
-                    msg = f"rows out of order: {text} after {pos.last_text} at {self.url}"
+                    msg = (
+                        f"rows out of order: {text} after {pos.last_text} (the request must "
+                        f"order rows by {rk} and the primary key)"
+                    )
                     raise TapERPError(msg)
                 pos.last_text = text
-                pos.group_count = 0
                 pos.emitted = set(pos.prior_keys) if text == prior_text else set()
+            if text[:cut] != pos.group_text:
+                pos.group_text = text[:cut]
+                pos.group_count = 0
             row_key = key(row)
             pos.group_count += 1
             pos.anchor = row_key
-            if row_key in pos.emitted:
+            if row_key in pos.emitted or text < lower:
                 continue
             pos.emitted.add(row_key)
             keep(row)
@@ -348,6 +439,8 @@ class IncrementalReader:
 
     def _new_parts(self, rows: Rows) -> Iterator[Rows]:
         """`_new_rows` of a page in parts of `PART_ROWS`."""
+        if self.page_hook is not None:
+            rows = self.page_hook(rows)
         for part in parts_of(rows):
             yield self._new_rows(part)
 
@@ -360,23 +453,12 @@ class IncrementalReader:
     ) -> Iterator[Rows]:
         """Every row with ``since <= ts < before`` not emitted before, in order, in
         parts of at most `PART_ROWS` rows."""
-        if isinstance(self.pager, CursorPager):
-            yield from self._read_cursor(since, before)
-        else:
-            yield from self._read_positional(t.cast("PositionalPager", self.pager), since, before)
-
-    def _read_cursor(
-        self, since: datetime.datetime | None, before: datetime.datetime | None
-    ) -> Iterator[Rows]:
-        pager = t.cast("CursorPager", self.pager)
-        rows, next_url = pager.first(self.url, self._filters(since, before))
-        while True:
-            if self.page_hook is not None:
-                rows = self.page_hook(rows)
+        self.lower_text = "" if since is None else format_timestamp(since)
+        if isinstance(self.pager, PositionalPager):
+            yield from self._read_positional(self.pager, since, before)
+            return
+        for rows in self.pager.pages(self._filters(since, before)):
             yield from self._new_parts(rows)
-            if not next_url:
-                return
-            rows, next_url = pager.follow(next_url)
 
     def _read_positional(
         self,
@@ -387,37 +469,40 @@ class IncrementalReader:
         pos = self.position
         # A new result set (new window or new read): no group positions known yet.
         pos.group_count = 0
+        pos.group_text = None
         while True:
             last_ts = pos.last_ts
             in_range = last_ts is not None and (since is None or last_ts >= since)
             query_since = last_ts if in_range else since
             filters = self._filters(query_since, before)
             if in_range and pos.group_count > 0:
-                rows, more = pager.fetch(self.url, filters, pos.group_count - 1)
+                rows, more = pager.fetch(filters, pos.group_count - 1)
+                if self.page_hook is not None:
+                    rows = self.page_hook(rows)
                 if not rows or not self._is_anchor(rows[0]):
                     # A row of the tie group changed while paging: positions shifted.
                     # Re-read the group from its start; emitted keys are skipped.
                     pos.regroups += 1
                     LOGGER.info(
-                        "rows at %s changed while paging %s; re-reading that group",
+                        "rows at %s changed while paging; re-reading that group",
                         pos.last_text,
-                        self.url,
                     )
                     pos.group_count = 0
+                    pos.group_text = None
                     continue
                 rows = rows[1:]
             else:
-                rows, more = pager.fetch(self.url, filters, 0)
-            if self.page_hook is not None:
-                rows = self.page_hook(rows)
-            yield from self._new_parts(rows)
+                rows, more = pager.fetch(filters, 0)
+                if self.page_hook is not None:
+                    rows = self.page_hook(rows)
+            for part in parts_of(rows):
+                yield self._new_rows(part)
             if not more:
                 return
 
 
 def full_table_pages(
     pager: Pager,
-    url: str,
     primary_keys: t.Sequence[str],
     page_hook: PageHook | None = None,
 ) -> Iterator[Rows]:
@@ -435,18 +520,8 @@ def full_table_pages(
                 new.append(row)
         return new
 
-    def parts(rows: Rows) -> Iterator[Rows]:
+    for rows in pager.pages({}):
         if page_hook is not None:
-            rows = page_hook(rows)
+            rows = page_hook(rows)  # noqa: PLW2901
         for part in parts_of(rows):
             yield new_rows(part)
-
-    if isinstance(pager, CursorPager):
-        rows, next_url = pager.first(url, {})
-        while True:
-            yield from parts(rows)
-            if not next_url:
-                return
-            rows, next_url = pager.follow(next_url)
-    for rows in t.cast("PositionalPager", pager).scan(url):
-        yield from parts(rows)

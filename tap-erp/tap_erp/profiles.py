@@ -1,109 +1,259 @@
-"""ERP profiles: the per-ERP differences of the API, as data.
+"""ERP profiles: one ERP's dialect as data, loaded, checked and compiled once.
 
-A profile is a YAML (or JSON) file. The tap ships ``profiles/<name>.yaml``; the
-``profile`` setting takes such a name or a path to a file of one's own. Static
-core schemas live in ``schemas/<name>/<stream>.json`` next to the shipped profiles,
-or in the folder named by the profile's ``schemas_dir`` key (relative to the file).
+A profile is a YAML (or JSON) file in the dialect language (`tap_erp.dialect.spec`;
+reference: `tap-erp/PROFILES.md`). The tap ships ``profiles/<name>.yaml``; the
+``profile`` setting takes such a name or a path to a file of one's own. Core schemas
+live in ``schemas/<name>/<stream>.json`` next to the shipped profiles, or in the
+folder named by the profile's ``schemas_dir`` (relative to the file).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing as t
 from pathlib import Path
 
+import msgspec
 import yaml
 
+from tap_erp.dialect import spec, timestamps
+from tap_erp.dialect.decoders import DECODER_MAP
+from tap_erp.dialect.metadata import METADATA_FORMATS, MetadataFormat
+from tap_erp.dialect.selectors import Selector
+from tap_erp.dialect.templates import MISSING, Template, compile_template
 from tap_erp.errors import ProfileError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 PACKAGE_DIR = Path(__file__).parent
 PROFILES_DIR = PACKAGE_DIR / "profiles"
 SCHEMAS_DIR = PACKAGE_DIR / "schemas"
 
-PAGING_STYLES = ("offset", "page", "cursor")
-AUTH_METHODS = ("api_key", "bearer", "basic", "oauth2")
+AUTH_METHODS = tuple(spec.AUTH_MAP)
 
-_STYLE_KEYS: dict[str, tuple[str, ...]] = {
-    "offset": ("offset_param", "limit_param"),
-    "page": ("page_param", "size_param", "has_more_field"),
-    "cursor": ("limit_param", "next_field"),
+#: Placeholders each kind of template may read.
+_PAGING = frozenset({"offset", "limit", "page", "cursor"})
+_DATA = frozenset({"since", "before", "fields", "config"}) | _PAGING
+_KINDS = {
+    "request": _DATA,
+    "child_request": _DATA | {"parent"},
+    "parent_request": _PAGING | {"config"},
+    "paginator": _PAGING | {"config"},
+    "metadata": frozenset({"entity", "config"}),
+    "login": frozenset({"config"}),
+    "login_headers": frozenset({"token", "config"}),
+    "config": frozenset({"config"}),
 }
 
 
 @dataclasses.dataclass(frozen=True)
+class Rendered:
+    """A request ready to send."""
+
+    method: str
+    url: str
+    params: dict[str, t.Any]
+    headers: dict[str, str]
+    json: t.Any
+
+
+class RequestTemplate:
+    """A compiled request: defaults and the stream's own parts laid over each other."""
+
+    def __init__(self, layers: list[spec.Request], where: str, kind: str) -> None:
+        """Compile the layers (later ones win) for placeholders allowed in `kind`."""
+        allowed = _KINDS[kind]
+        method, path, body = "GET", None, None
+        query: dict[str, t.Any] = {}
+        headers: dict[str, t.Any] = {}
+        for layer in layers:
+            method = layer.method or method
+            path = layer.path if layer.path is not None else path
+            body = layer.body if layer.body is not None else body
+            query.update(layer.query)
+            headers.update(layer.headers)
+        if path is None:
+            raise ProfileError(f"'{where}.path' is required")
+        self.method = method
+        self.path = compile_template(path, f"{where}.path", allowed)
+        self.query = {
+            k: compile_template(v, f"{where}.query.{k}", allowed) for k, v in query.items()
+        }
+        self.headers = {
+            k: compile_template(v, f"{where}.headers.{k}", allowed) for k, v in headers.items()
+        }
+        self.body = compile_template(body, f"{where}.body", allowed) if body is not None else None
+        parts = [self.path, *self.query.values(), *self.headers.values()]
+        if self.body is not None:
+            parts.append(self.body)
+        self.names = frozenset().union(*(p.names for p in parts))
+        since_formats = {fmt or "iso" for p in parts for name, fmt in p.formats if name == "since"}
+        #: Fractional digits of the coarsest changed-since filter (6: microseconds).
+        self.since_digits = min((timestamps.FORMATS[f].digits for f in since_formats), default=6)
+
+    def uses(self, name: str) -> bool:
+        """Whether any part reads placeholder `name`."""
+        return any(n == name or n.startswith(name + ".") for n in self.names)
+
+    def render(
+        self,
+        values: Mapping[str, t.Any],
+        base_url: str,
+        extra_query: Mapping[str, Template] | None = None,
+    ) -> Rendered:
+        """The request for `values`; absent parts are left out."""
+        path = self.path.render(values)
+        if not isinstance(path, str):
+            msg = f"the request path needs a value that is not set ({sorted(self.path.names)})"
+            raise ProfileError(msg)
+        params: dict[str, t.Any] = {}
+        for source in (self.query, extra_query or {}):
+            for name, tpl in source.items():
+                value = tpl.render(values)
+                if isinstance(value, str | int | float | list):
+                    params[name] = value
+                elif isinstance(value, bool):
+                    params[name] = str(value).lower()
+        headers = {}
+        for name, tpl in self.headers.items():
+            value = tpl.render(values)
+            if isinstance(value, str | int | float):
+                headers[name] = str(value)
+        body = self.body.render(values) if self.body is not None else None
+        url = path if path.startswith(("http://", "https://")) else f"{base_url}/{path.lstrip('/')}"
+        return Rendered(self.method, url, params, headers, None if body is MISSING else body)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordsSelector:
+    """Where the rows are: a selector, optionally items of a nested list in each row."""
+
+    path: Selector
+    each: Selector | None = None
+    inherit: tuple[tuple[str, str], ...] = ()
+
+
+def _records(raw: str | spec.Records, where: str) -> RecordsSelector:
+    if isinstance(raw, str):
+        return RecordsSelector(Selector(raw, where))
+    return RecordsSelector(
+        Selector(raw.path, f"{where}.path"),
+        Selector(raw.each, f"{where}.each") if raw.each else None,
+        tuple(raw.inherit.items()),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ParentSpec:
+    """The parent request of a stream and the fields it hands to each row."""
+
+    request: RequestTemplate
+    records: RecordsSelector
+    paginator: str
+    fields: tuple[tuple[str, str], ...]
+    primary_key: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class StreamSpec:
-    """One entity of the ERP."""
+    """One entity of the ERP, compiled."""
 
     name: str
-    path: str
+    request: RequestTemplate
     primary_keys: tuple[str, ...]
     replication_key: str | None
+    records: RecordsSelector
+    paginator: str | None
+    decoders: tuple[str, ...]
+    parent: ParentSpec | None
     metadata_entity: str
+    schema_name: str
+
+    @property
+    def path(self) -> str:
+        """The request path as written (for messages and metadata look-ups)."""
+        return self.request.path.render({}) if not self.request.path.names else self.name
 
 
 @dataclasses.dataclass(frozen=True)
 class MetadataSpec:
-    """Where and how the ERP describes its entities (custom fields included)."""
+    """The metadata request and format."""
 
-    path: str
-    format: str
-    entities_field: str
-    fields_field: str
+    request: RequestTemplate
+    format: MetadataFormat
+    format_name: str
     type_map: dict[str, str]
+    custom_fields: str | None
+
+    @property
+    def per_entity(self) -> bool:
+        """Whether each stream's metadata is a request of its own."""
+        return self.request.uses("entity")
 
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
-    """A validated ERP profile."""
+    """A validated, compiled ERP profile."""
 
     name: str
     source: Path
-    records_path: str
-    page_size_default: int
-    page_size_max: int
-    default_style: str
-    styles: dict[str, dict[str, t.Any]]
-    since_param: str | None
-    before_param: str | None
-    metadata: MetadataSpec | None
-    default_auth_method: str
-    auth_methods: dict[str, dict[str, t.Any]]
-    error_message_paths: tuple[tuple[str, ...], ...]
-    custom_prefix: str | None
+    decl: spec.Profile
     streams: dict[str, StreamSpec]
+    metadata: MetadataSpec | None
+    login_request: RequestTemplate | None
+    login_headers: dict[str, Template]
+    paginator_queries: dict[str, dict[str, Template]]
     schemas_dir: Path
 
-    def style(self, name: str) -> dict[str, t.Any]:
-        """Parameters of one paging style."""
-        return self.styles[name]
+    @property
+    def page_size_default(self) -> int:
+        """Rows per request when the setting is unset."""
+        return self.decl.page_size.default
+
+    @property
+    def page_size_max(self) -> int:
+        """Largest page size."""
+        return self.decl.page_size.max
+
+    @property
+    def default_style(self) -> str:
+        """The paginator used when `pagination_style` is unset."""
+        return self.decl.default_paginator
+
+    @property
+    def styles(self) -> dict[str, spec.Paginator]:
+        """Paginators by name."""
+        return self.decl.paginators
+
+    @property
+    def default_auth_method(self) -> str:
+        """Auth method used when `auth_method` is unset."""
+        return self.decl.auth.default
+
+    @property
+    def auth_methods(self) -> dict[str, spec.AuthMethod]:
+        """Auth methods by name."""
+        return self.decl.auth.methods
+
+    @property
+    def settings(self) -> dict[str, spec.Setting]:
+        """The profile's own settings."""
+        return self.decl.settings
 
     def load_static_schema(self, stream_name: str) -> dict:
         """The core JSON schema of a stream, shipped with the profile."""
-        path = self.schemas_dir / f"{stream_name}.json"
+        stream = self.streams[stream_name]
+        path = self.schemas_dir / f"{stream.schema_name}.json"
         if not path.is_file():
             msg = f"profile '{self.name}': no schema file {path} for stream '{stream_name}'"
             raise ProfileError(msg)
         return t.cast("dict", json.loads(path.read_text(encoding="utf-8")))
 
 
-def _fail(source: Path, message: str) -> t.NoReturn:
-    msg = f"invalid ERP profile {source}: {message}"
-    raise ProfileError(msg)
-
-
-def _require(data: t.Mapping, key: str, kind: type | tuple[type, ...], where: str, src: Path):  # noqa: ANN202
-    if key not in data or data[key] is None:
-        _fail(src, f"'{where}{key}' is required")
-    value = data[key]
-    if not isinstance(value, kind):
-        _fail(src, f"'{where}{key}' must be {_kind_name(kind)}, got {value!r}")
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
+# Loading
 
 
 def resolve_profile_path(name_or_path: str) -> Path:
@@ -130,135 +280,297 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
 
 
-def load_profile(name_or_path: str) -> Profile:
-    """Load and validate a profile; raises ProfileError with a clear message."""
+def load_profile(name_or_path: str, known_settings: Iterable[str] | None = None) -> Profile:
+    """Load, check and compile a profile; raises ProfileError naming the key path."""
     source = resolve_profile_path(name_or_path)
     try:
         text = source.read_text(encoding="utf-8")
         raw = json.loads(text) if source.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        _fail(source, f"cannot be read: {exc}")
-    if not isinstance(raw, dict):
-        _fail(source, "the top level must be a mapping")
-    return parse_profile(raw, source)
+        msg = f"invalid ERP profile {source}: cannot be read: {exc}"
+        raise ProfileError(msg) from None
+    try:
+        if not isinstance(raw, dict):
+            raise ProfileError("the top level must be a mapping")
+        return compile_profile(_convert(raw), source, known_settings)
+    except ProfileError as exc:
+        msg = f"invalid ERP profile {source}: {exc}"
+        raise ProfileError(msg) from None
 
 
-def parse_profile(raw: dict, source: Path) -> Profile:  # noqa: PLR0915
-    """Validate a profile mapping."""
-    name = _require(raw, "name", str, "", source)
-    records_path = _require(raw, "records_path", str, "", source)
+#: Mappings of named structures: their key names are shown in error paths.
+_NAMED = {
+    "streams": spec.Stream,
+    "paginators": spec.Paginator,
+    "settings": spec.Setting,
+}
+_TAGS = {"paginators": spec.PAGINATOR_MAP, "auth.methods": spec.AUTH_MAP}
 
-    page_size = _require(raw, "page_size", dict, "", source)
-    size_default = _require(page_size, "default", int, "page_size.", source)
-    size_max = _require(page_size, "max", int, "page_size.", source)
-    if not 0 < size_default <= size_max:
-        _fail(source, "'page_size' needs 0 < default <= max")
 
-    pagination = _require(raw, "pagination", dict, "", source)
-    styles_raw = _require(pagination, "styles", dict, "pagination.", source)
-    styles: dict[str, dict[str, t.Any]] = {}
-    for style, params in styles_raw.items():
-        if style not in PAGING_STYLES:
-            _fail(source, f"unknown paging style '{style}' (known: {', '.join(PAGING_STYLES)})")
-        if not isinstance(params, dict):
-            _fail(source, f"'pagination.styles.{style}' must be a mapping")
-        for key in _STYLE_KEYS[style]:
-            _require(params, key, str, f"pagination.styles.{style}.", source)
-        styles[style] = dict(params)
-        if style == "page":
-            styles[style].setdefault("first_page", 1)
-    if not styles:
-        _fail(source, "'pagination.styles' lists no style")
-    default_style = _require(pagination, "default_style", str, "pagination.", source)
-    if default_style not in styles:
-        _fail(source, f"'pagination.default_style' {default_style!r} is not in styles")
+def _describe(exc: msgspec.ValidationError, prefix: str) -> str:
+    """msgspec's message as `key.path: what is wrong`."""
+    text = str(exc)
+    message, _, where = text.rpartition(" - at `")
+    where = where.rstrip("`")
+    if not message:
+        message, where = text, "$"
+    path = prefix + where.removeprefix("$").lstrip(".")
+    path = path.rstrip(".") or "(top level)"
+    unknown = re.match(r"Object contains unknown field `(.+)`", message)
+    if unknown:
+        return f"'{path}': unknown key '{unknown.group(1)}'"
+    missing = re.match(r"Object missing required field `(.+)`", message)
+    if missing:
+        return f"'{path}.{missing.group(1)}' is required".replace("'(top level).", "'")
+    if path.endswith(".type") and message.startswith("Invalid value"):
+        for where_prefix, registry in _TAGS.items():
+            if path.startswith(where_prefix):
+                value = message.removeprefix("Invalid value ")
+                return f"'{path}': {value} is not a known type (known: {', '.join(registry)})"
+    return f"'{path}': {message[0].lower()}{message[1:]}"
 
-    incremental = raw.get("incremental") or {}
-    if not isinstance(incremental, dict):
-        _fail(source, "'incremental' must be a mapping")
-    since_param = incremental.get("since_param")
-    before_param = incremental.get("before_param")
 
-    metadata = None
-    if raw.get("metadata"):
-        meta = _require(raw, "metadata", dict, "", source)
-        metadata = MetadataSpec(
-            path=_require(meta, "path", str, "metadata.", source),
-            format=_require(meta, "format", str, "metadata.", source),
-            entities_field=meta.get("entities_field", "entities"),
-            fields_field=meta.get("fields_field", "fields"),
-            type_map=dict(_require(meta, "type_map", dict, "metadata.", source)),
+def _convert(raw: dict) -> spec.Profile:
+    """The raw mapping as typed structures; errors name the key path."""
+    for key, kind in _NAMED.items():
+        entries = raw.get(key)
+        if isinstance(entries, dict):
+            for name, value in entries.items():
+                try:
+                    msgspec.convert(value, kind)
+                except msgspec.ValidationError as exc:
+                    raise ProfileError(_describe(exc, f"{key}.{name}.")) from None
+    methods = (raw.get("auth") or {}).get("methods") if isinstance(raw.get("auth"), dict) else None
+    if isinstance(methods, dict):
+        for name, value in methods.items():
+            try:
+                msgspec.convert(value, spec.AuthMethod)
+            except msgspec.ValidationError as exc:
+                raise ProfileError(_describe(exc, f"auth.methods.{name}.")) from None
+    try:
+        return msgspec.convert(raw, spec.Profile)
+    except msgspec.ValidationError as exc:
+        raise ProfileError(_describe(exc, "")) from None
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ProfileError(message)
+
+
+def _check_settings(templates: Iterable[tuple[str, Template]], known: set[str]) -> None:
+    for where, tpl in templates:
+        for name in tpl.names:
+            if name.startswith("config.") and name.split(".")[1] not in known:
+                msg = (
+                    f"'{where}': {{{name}}} names no setting (tap settings and the "
+                    "profile's `settings`)"
+                )
+                raise ProfileError(msg)
+
+
+def _request_parts(prefix: str, req: RequestTemplate) -> list[tuple[str, Template]]:
+    parts = [(f"{prefix}.path", req.path)]
+    parts += [(f"{prefix}.query.{k}", v) for k, v in req.query.items()]
+    parts += [(f"{prefix}.headers.{k}", v) for k, v in req.headers.items()]
+    if req.body is not None:
+        parts.append((f"{prefix}.body", req.body))
+    return parts
+
+
+def _check_paginator_fit(
+    name: str, pag: spec.Paginator, req: RequestTemplate, query: dict[str, Template], where: str
+) -> None:
+    def used(placeholder: str) -> bool:
+        return req.uses(placeholder) or any(tpl.uses(placeholder) for tpl in query.values())
+
+    needs = {
+        spec.OffsetPaginator: ("offset", "limit"),
+        spec.PagePaginator: ("page", "limit"),
+        spec.CursorPaginator: ("cursor",),
+    }.get(type(pag), ())
+    for placeholder in needs:
+        _check(
+            used(placeholder),
+            f"'{where}': paginator '{name}' needs {{{placeholder}}} in the request or in "
+            f"'paginators.{name}.query'",
         )
-        if metadata.format != "field_list":
-            _fail(source, f"unknown metadata format {metadata.format!r} (known: field_list)")
 
-    auth = _require(raw, "auth", dict, "", source)
-    methods_raw = _require(auth, "methods", dict, "auth.", source)
-    auth_methods: dict[str, dict[str, t.Any]] = {}
-    for method, params in methods_raw.items():
-        if method not in AUTH_METHODS:
-            _fail(source, f"unknown auth method '{method}' (known: {', '.join(AUTH_METHODS)})")
-        params = params or {}  # noqa: PLW2901
-        if method == "api_key":
-            _require(params, "header", str, "auth.methods.api_key.", source)
-        if method == "oauth2":
-            _require(params, "token_path", str, "auth.methods.oauth2.", source)
-        auth_methods[method] = dict(params)
-    default_auth = _require(auth, "default_method", str, "auth.", source)
-    if default_auth not in auth_methods:
-        _fail(source, f"'auth.default_method' {default_auth!r} is not in auth.methods")
 
-    errors = raw.get("errors") or {}
-    message_paths = tuple(tuple(p) for p in errors.get("message_paths", [["message"]]))
+def _known(name: str, names: Iterable[str], where: str, what: str) -> None:
+    names = list(names)
+    _check(name in names, f"'{where}': {what} {name!r} is not known (known: {', '.join(names)})")
 
-    fields = raw.get("fields") or {}
-    custom_prefix = fields.get("custom_prefix")
 
-    streams_raw = _require(raw, "streams", dict, "", source)
-    streams: dict[str, StreamSpec] = {}
-    for stream_name, spec in streams_raw.items():
-        where = f"streams.{stream_name}."
-        if not isinstance(spec, dict):
-            _fail(source, f"'streams.{stream_name}' must be a mapping")
-        keys = _require(spec, "primary_keys", list, where, source)
-        if not keys or not all(isinstance(k, str) for k in keys):
-            _fail(source, f"'{where}primary_keys' must be a non-empty list of field names")
-        replication_key = spec.get("replication_key")
-        if replication_key is not None and not isinstance(replication_key, str):
-            _fail(source, f"'{where}replication_key' must be a field name or null")
-        if replication_key and not since_param:
-            _fail(source, f"'{where}replication_key' needs 'incremental.since_param'")
-        streams[stream_name] = StreamSpec(
-            name=stream_name,
-            path=_require(spec, "path", str, where, source),
-            primary_keys=tuple(keys),
-            replication_key=replication_key,
-            metadata_entity=spec.get("metadata_entity", stream_name),
+class _Compiler:
+    """Compiles one profile; collects every template for the settings check."""
+
+    def __init__(self, decl: spec.Profile) -> None:
+        self.decl = decl
+        self.templates: list[tuple[str, Template]] = []
+        self.queries = {
+            name: {
+                k: compile_template(v, f"paginators.{name}.query.{k}", _KINDS["paginator"])
+                for k, v in getattr(pag, "query", {}).items()
+            }
+            for name, pag in decl.paginators.items()
+        }
+        self.templates += [
+            (f"paginators.{n}.query.{k}", v) for n, q in self.queries.items() for k, v in q.items()
+        ]
+        self.default_records = _records(decl.defaults.records, "defaults.records")
+
+    def request(self, layers: list[spec.Request], where: str, kind: str) -> RequestTemplate:
+        request = RequestTemplate(layers, where, kind)
+        self.templates += _request_parts(where, request)
+        return request
+
+    def records(self, raw: str | spec.Records | None, where: str) -> RecordsSelector:
+        return self.default_records if not raw else _records(raw, where)
+
+    def parent(self, where: str, raw: spec.Parent) -> ParentSpec:
+        _known(raw.paginator, self.decl.paginators, f"{where}.paginator", "paginator")
+        return ParentSpec(
+            request=self.request([raw.request], f"{where}.request", "parent_request"),
+            records=self.records(raw.records, f"{where}.records"),
+            paginator=raw.paginator,
+            fields=tuple(raw.fields.items()),
+            primary_key=raw.primary_key,
         )
 
-    schemas_dir = (
-        (source.parent / raw["schemas_dir"]).resolve()
-        if raw.get("schemas_dir")
-        else SCHEMAS_DIR / name
+    def stream(self, name: str, stream: spec.Stream) -> StreamSpec:
+        decl = self.decl
+        where = f"streams.{name}"
+        _check(bool(stream.primary_keys), f"'{where}.primary_keys' must list at least one field")
+        kind = "child_request" if stream.parent else "request"
+        request = self.request([decl.defaults.request, stream.request], f"{where}.request", kind)
+        if stream.replication_key:
+            _check(
+                request.uses("since"),
+                f"'{where}.replication_key': {stream.replication_key!r} needs a {{since}} "
+                "filter in the request (rows changed at or after it, ordered by "
+                "replication key and primary key)",
+            )
+        if stream.paginator is not None:
+            _known(stream.paginator, decl.paginators, f"{where}.paginator", "paginator")
+        for pag_name in [stream.paginator] if stream.paginator else decl.paginators:
+            _check_paginator_fit(
+                pag_name,
+                decl.paginators[pag_name],
+                request,
+                self.queries[pag_name],
+                f"{where}.request",
+            )
+        decoders = tuple(stream.decoders if stream.decoders is not None else decl.defaults.decoders)
+        for decoder in decoders:
+            _known(decoder, DECODER_MAP, f"{where}.decoders", "decoder")
+        parent = None
+        keys = tuple(stream.primary_keys)
+        if stream.parent is not None:
+            _check(
+                stream.replication_key is None,
+                f"'{where}.parent': a stream with a parent is read whole (no replication_key)",
+            )
+            parent = self.parent(f"{where}.parent", stream.parent)
+            if parent.primary_key:
+                keys += tuple(k for k, _ in parent.fields if k not in keys)
+        return StreamSpec(
+            name=name,
+            request=request,
+            primary_keys=keys,
+            replication_key=stream.replication_key,
+            records=self.records(stream.records, f"{where}.records"),
+            paginator=stream.paginator,
+            decoders=decoders,
+            parent=parent,
+            metadata_entity=stream.metadata_entity or name,
+            schema_name=stream.schema or name,
+        )
+
+    def metadata(self, meta: spec.Metadata) -> MetadataSpec:
+        _known(meta.format, METADATA_FORMATS, "metadata.format", "format")
+        fmt = METADATA_FORMATS[meta.format]
+        if meta.custom_fields:
+            try:
+                re.compile(meta.custom_fields)
+            except re.error as exc:
+                msg = f"'metadata.custom_fields': not a regular expression ({exc})"
+                raise ProfileError(msg) from None
+        return MetadataSpec(
+            self.request([meta.request], "metadata.request", "metadata"),
+            fmt,
+            meta.format,
+            {**fmt.type_map, **meta.type_map},
+            meta.custom_fields,
+        )
+
+    def login(self, name: str, method: spec.LoginAuth) -> tuple[RequestTemplate, dict]:
+        where = f"auth.methods.{name}"
+        request = self.request(
+            [spec.Request(method="POST"), method.request], f"{where}.request", "login"
+        )
+        Selector(method.token, f"{where}.token")
+        headers = {
+            k: compile_template(v, f"{where}.headers.{k}", _KINDS["login_headers"])
+            for k, v in method.headers.items()
+        }
+        self.templates += [(f"{where}.headers.{k}", v) for k, v in headers.items()]
+        return request, headers
+
+    def oauth2(self, name: str, method: spec.OAuth2Auth) -> None:
+        for key in ("token_url", "scope"):
+            value = getattr(method, key)
+            if value is not None:
+                where = f"auth.methods.{name}.{key}"
+                self.templates.append((where, compile_template(value, where, _KINDS["config"])))
+
+
+def compile_profile(
+    decl: spec.Profile, source: Path, known_settings: Iterable[str] | None = None
+) -> Profile:
+    """Check what types cannot say, and compile templates and selectors."""
+    _check(0 < decl.page_size.default <= decl.page_size.max, "'page_size' needs 0 < default <= max")
+    _check(bool(decl.paginators), "'paginators' lists no paginator")
+    _check(bool(decl.streams), "'streams' lists no stream")
+    _check(
+        decl.default_paginator in decl.paginators,
+        f"'default_paginator': {decl.default_paginator!r} is not in paginators "
+        f"({', '.join(decl.paginators)})",
     )
-    if not schemas_dir.is_dir():
-        _fail(source, f"schema folder {schemas_dir} does not exist")
-
+    _check(
+        decl.auth.default in decl.auth.methods,
+        f"'auth.default': {decl.auth.default!r} is not in auth.methods "
+        f"({', '.join(decl.auth.methods)})",
+    )
+    for name in decl.defaults.decoders:
+        _known(name, DECODER_MAP, "defaults.decoders", "decoder")
+    compiler = _Compiler(decl)
+    streams = {name: compiler.stream(name, stream) for name, stream in decl.streams.items()}
+    metadata = compiler.metadata(decl.metadata) if decl.metadata is not None else None
+    login_request, login_headers = None, {}
+    for name, method in decl.auth.methods.items():
+        if isinstance(method, spec.LoginAuth):
+            login_request, login_headers = compiler.login(name, method)
+        elif isinstance(method, spec.OAuth2Auth):
+            compiler.oauth2(name, method)
+    for index, path in enumerate(decl.errors.message_paths):
+        Selector(path, f"errors.message_paths[{index}]")
+    if known_settings is not None:
+        _check_settings(compiler.templates, set(known_settings) | set(decl.settings))
+    schemas_dir = (
+        (source.parent / decl.schemas_dir).resolve()
+        if decl.schemas_dir
+        else SCHEMAS_DIR / decl.name
+    )
+    _check(schemas_dir.is_dir(), f"schema folder {schemas_dir} does not exist")
     return Profile(
-        name=name,
+        name=decl.name,
         source=source,
-        records_path=records_path,
-        page_size_default=size_default,
-        page_size_max=size_max,
-        default_style=default_style,
-        styles=styles,
-        since_param=since_param,
-        before_param=before_param,
-        metadata=metadata,
-        default_auth_method=default_auth,
-        auth_methods=auth_methods,
-        error_message_paths=message_paths,
-        custom_prefix=custom_prefix,
+        decl=decl,
         streams=streams,
+        metadata=metadata,
+        login_request=login_request,
+        login_headers=login_headers,
+        paginator_queries=compiler.queries,
         schemas_dir=schemas_dir,
     )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import copy
 import decimal
+import logging
+import re
 import typing as t
 
-from tap_erp.errors import TapERPError
-
 if t.TYPE_CHECKING:
-    from tap_erp.profiles import MetadataSpec, StreamSpec
+    from collections.abc import Iterable, Mapping
+
+    from tap_erp.dialect.metadata import Field
+
+LOGGER = logging.getLogger("tap-erp.schema")
 
 
 def _multiple_of(scale: int) -> float | int:
@@ -19,78 +23,67 @@ def _multiple_of(scale: int) -> float | int:
     return float(decimal.Decimal(1).scaleb(-scale))
 
 
-def field_schema(field: t.Mapping[str, t.Any], spec: MetadataSpec) -> dict[str, t.Any]:
-    """JSON schema of one metadata field entry."""
-    kind = field.get("type")
-    mapped = spec.type_map.get(str(kind))
+def field_schema(field: Field, type_map: Mapping[str, str]) -> dict[str, t.Any] | None:
+    """JSON schema of one described field; None when its type is not mapped."""
+    mapped = type_map.get(field.type)
     if mapped is None:
-        msg = f"metadata field {field.get('name')!r} has unknown type {kind!r}"
-        raise TapERPError(msg)
-    nullable = bool(field.get("nullable", True))
+        return None
     schema: dict[str, t.Any]
     if mapped in {"date", "date-time"}:
         schema = {"type": ["string"], "format": mapped}
     elif mapped == "number":
         schema = {"type": ["number"]}
-        if field.get("scale") is not None:
-            schema["multipleOf"] = _multiple_of(int(field["scale"]))
+        if field.scale is not None:
+            schema["multipleOf"] = _multiple_of(int(field.scale))
     elif mapped == "object":
-        schema = {
-            "type": ["object"],
-            "properties": fields_schema(field.get(spec.fields_field) or [], spec),
-        }
+        schema = {"type": ["object"], "properties": fields_schema(field.fields, type_map)}
     elif mapped == "array":
-        items = field.get("items")
-        schema = {"type": ["array"], "items": field_schema(items, spec) if items else {}}
+        items = field_schema(field.items, type_map) if field.items else None
+        schema = {"type": ["array"], "items": items or {}}
     else:
         schema = {"type": [mapped]}
-    if nullable:
+    if field.nullable:
         schema["type"].append("null")
-    if field.get("label"):
-        schema["description"] = str(field["label"])
+    if field.label:
+        schema["description"] = str(field.label)
     return schema
 
 
-def fields_schema(
-    fields: t.Iterable[t.Mapping[str, t.Any]], spec: MetadataSpec
-) -> dict[str, dict[str, t.Any]]:
-    """Properties of a list of metadata field entries."""
-    return {str(f["name"]): field_schema(f, spec) for f in fields}
-
-
-def find_entity(
-    metadata: t.Any,
-    stream: StreamSpec,
-    spec: MetadataSpec,
-) -> t.Mapping[str, t.Any] | None:
-    """The metadata entry of a stream: by entity name, else by its path."""
-    entities = metadata.get(spec.entities_field) if isinstance(metadata, dict) else None
-    if not isinstance(entities, dict):
-        return None
-    if stream.metadata_entity in entities:
-        return t.cast("t.Mapping[str, t.Any]", entities[stream.metadata_entity])
-    last_segment = stream.path.rstrip("/").rsplit("/", 1)[-1]
-    for entry in entities.values():
-        if isinstance(entry, dict) and entry.get("path") in {stream.path, last_segment}:
-            return t.cast("t.Mapping[str, t.Any]", entry)
-    return None
+def fields_schema(fields: Iterable[Field], type_map: Mapping[str, str]) -> dict[str, t.Any]:
+    """Properties of described fields (fields of unmapped types are left out)."""
+    out = {}
+    for field in fields:
+        schema = field_schema(field, type_map)
+        if schema is not None:
+            out[field.name] = schema
+    return out
 
 
 def merge_schema(
     core: dict[str, t.Any],
-    entity: t.Mapping[str, t.Any] | None,
-    spec: MetadataSpec,
+    fields: list[Field] | None,
+    type_map: Mapping[str, str],
+    custom_fields: str | None = None,
 ) -> dict[str, t.Any]:
-    """The core schema plus every metadata field it lacks (the custom fields).
+    """The core schema plus the described fields it lacks (the custom fields).
 
-    Core properties win: they are typed by hand. Field order follows the metadata.
+    Core properties win: they are typed by hand. With `custom_fields` (a regular
+    expression) only matching names are added. Field order follows the metadata.
     """
     merged = copy.deepcopy(core)
-    if not entity:
+    if not fields:
         return merged
+    pattern = re.compile(custom_fields) if custom_fields else None
     properties = merged.setdefault("properties", {})
-    for field in entity.get(spec.fields_field) or []:
-        name = str(field["name"])
-        if name not in properties:
-            properties[name] = field_schema(field, spec)
+    skipped = []
+    for field in fields:
+        if field.name in properties or (pattern and not pattern.search(field.name)):
+            continue
+        schema = field_schema(field, type_map)
+        if schema is None:
+            skipped.append(f"{field.name} ({field.type})")
+            continue
+        properties[field.name] = schema
+    if skipped:
+        LOGGER.info("Described fields of unmapped types left out: %s", ", ".join(skipped))
     return merged

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
 import typing as t
+import zoneinfo
 
 import click
 import pendulum
@@ -18,19 +20,26 @@ from tap_erp.auth import (
     Authenticator,
     BasicAuth,
     BearerAuth,
+    LoginAuth,
     OAuth2ClientCredentials,
 )
 from tap_erp.client import WINDOWS, ERPStream, Runtime
-from tap_erp.errors import HTTPStatusError, TapERPError
+from tap_erp.dialect import spec, timestamps
+from tap_erp.dialect.selectors import NOTHING, Selector
+from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
 from tap_erp.fast_maps import speed_up_rename_maps
 from tap_erp.http import HttpClient, RateLimiter
-from tap_erp.profiles import AUTH_METHODS, PAGING_STYLES, Profile, load_profile
+from tap_erp.profiles import Profile, load_profile
 from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from singer_sdk.streams import Stream
+
+    from tap_erp.profiles import MetadataSpec, RequestTemplate
 
 SECRET_SETTINGS = ("api_key", "bearer_token", "password", "client_secret")
 
@@ -40,9 +49,10 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         default="erp_sandbox",
         description=(
-            "ERP profile: the name of a shipped profile (erp_sandbox) or the path of a "
-            ".yaml/.json profile file. It describes entity paths, keys, paging, "
-            "filters, metadata and auth conventions of one ERP."
+            "ERP profile: the name of a shipped profile (erp_sandbox, tryton, "
+            "business_central, sap_s4hana) or the path of a .yaml/.json profile file in "
+            "the dialect language (requests, selectors, paginators, decoders, auth, "
+            "metadata; see PROFILES.md)."
         ),
     ),
     th.Property(
@@ -54,8 +64,10 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "auth_method",
         th.StringType,
-        allowed_values=list(AUTH_METHODS),
-        description="How to authenticate; default: the profile's default method.",
+        description=(
+            "How to authenticate: the name of one of the profile's auth methods "
+            "(e.g. api_key, bearer, basic, oauth2, login); default: the profile's."
+        ),
     ),
     th.Property(
         "api_key", th.StringType, secret=True, description="API key (auth_method api_key)."
@@ -94,8 +106,18 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "pagination_style",
         th.StringType,
-        allowed_values=list(PAGING_STYLES),
-        description="Paging style the ERP serves; default: the profile's default style.",
+        description=(
+            "Paging style the ERP serves: the name of one of the profile's paginators "
+            "(erp_sandbox: offset, page, cursor); default: the profile's."
+        ),
+    ),
+    th.Property(
+        "site_timezone",
+        th.StringType,
+        description=(
+            "Time zone (IANA name, e.g. Europe/Berlin) of naive timestamps the ERP sends "
+            "or expects; default: the profile's (UTC)."
+        ),
     ),
     th.Property(
         "page_size",
@@ -251,40 +273,62 @@ def _parse_start_date(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(parsed.in_timezone("UTC").isoformat())
 
 
-def build_authenticator(config: t.Mapping[str, t.Any], profile: Profile) -> Authenticator:
+def _template_value(template: t.Any, values: dict[str, t.Any], where: str) -> str | None:
+    """A config-only template (token URL, scope) rendered to text, or None."""
+    from tap_erp.dialect.templates import MISSING, compile_template
+
+    if template is None:
+        return None
+    value = compile_template(template, where, frozenset({"config"})).render(values)
+    return None if value is MISSING else str(value)
+
+
+def build_authenticator(
+    config: t.Mapping[str, t.Any], profile: Profile, values: dict[str, t.Any]
+) -> Authenticator:
     """The authenticator the settings and the profile ask for."""
-    method = config.get("auth_method") or profile.default_auth_method
-    if method not in profile.auth_methods:
+    name = config.get("auth_method") or profile.default_auth_method
+    if name not in profile.auth_methods:
         raise _invalid(
             "auth_method",
-            f"{method!r} is not offered by profile '{profile.name}'; use one of "
+            f"{name!r} is not offered by profile '{profile.name}'; use one of "
             f"{', '.join(profile.auth_methods)}",
         )
-    params = profile.auth_methods[method]
+    method = profile.auth_methods[name]
 
     def need(*names: str) -> None:
         missing = [n for n in names if not config.get(n)]
         if missing:
-            raise _invalid(missing[0], f"required when auth_method is {method!r}")
+            raise _invalid(missing[0], f"required when auth_method is {name!r}")
 
     base_url = str(config["base_url"]).rstrip("/")
-    if method == "api_key":
+    if isinstance(method, spec.ApiKeyAuth):
         need("api_key")
         return ApiKeyAuth(
-            header=config.get("api_key_header") or params["header"], key=config["api_key"]
+            header=config.get("api_key_header") or method.header, key=config["api_key"]
         )
-    if method == "bearer":
+    if isinstance(method, spec.BearerAuth):
         need("bearer_token")
-        return BearerAuth(
-            token=config["bearer_token"],
-            header=params.get("header", "Authorization"),
-            prefix=params.get("prefix", "Bearer"),
-        )
-    if method == "basic":
+        return BearerAuth(token=config["bearer_token"], header=method.header, prefix=method.prefix)
+    if isinstance(method, spec.BasicAuth):
         need("username", "password")
         return BasicAuth(username=config["username"], password=config["password"])
+    if isinstance(method, spec.LoginAuth):
+        headers = profile.login_headers
+
+        def render_headers(token: str) -> dict[str, str]:
+            rendered = {k: tpl.render({**values, "token": token}) for k, tpl in headers.items()}
+            return {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
+
+        return LoginAuth(render_headers=render_headers, expires_in=method.expires_in)
+    method = t.cast("spec.OAuth2Auth", method)
     need("client_id", "client_secret")
-    token_url = config.get("token_url") or params["token_path"]
+    where = f"auth.methods.{name}"
+    token_url = config.get("token_url") or _template_value(
+        method.token_url, values, f"{where}.token_url"
+    )
+    if not token_url:
+        raise _invalid("token_url", f"required when auth_method is {name!r}")
     if not token_url.startswith(("http://", "https://")):
         token_url = f"{base_url}/{token_url.lstrip('/')}"
     return OAuth2ClientCredentials(
@@ -292,19 +336,64 @@ def build_authenticator(config: t.Mapping[str, t.Any], profile: Profile) -> Auth
         client_id=config["client_id"],
         client_secret=config["client_secret"],
         base_url=base_url,
-        scope=config.get("oauth_scope"),
-        grant_type=params.get("grant_type", "client_credentials"),
-        access_token_field=params.get("access_token_field", "access_token"),
-        expires_in_field=params.get("expires_in_field", "expires_in"),
-        default_expires_in=float(params.get("default_expires_in", 300)),
-        client_auth=params.get("client_auth", "body"),
+        scope=config.get("oauth_scope") or _template_value(method.scope, values, f"{where}.scope"),
+        grant_type=method.grant_type,
+        access_token_field=method.access_token_field,
+        expires_in_field=method.expires_in_field,
+        default_expires_in=float(method.default_expires_in),
+        client_auth=method.client_auth,
     )
+
+
+def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], str]:
+    """The login call of a `login` auth method: its request, then its token selector."""
+    request = t.cast("RequestTemplate", profile.login_request)
+    method = next(m for m in profile.auth_methods.values() if isinstance(m, spec.LoginAuth))
+    selector = Selector(method.token)
+
+    def login() -> str:
+        rendered = request.render(values, http.base_url)
+        try:
+            reply = http.send(
+                rendered.method,
+                rendered.url,
+                params=rendered.params,
+                headers=rendered.headers,
+                json_body=rendered.json,
+                authenticated=False,
+            )
+        except HTTPStatusError as exc:
+            msg = f"authentication failed for {http.base_url}: login answered {exc}"
+            raise AuthenticationError(msg) from None
+        token = selector.find(reply.body)
+        if token is NOTHING or token in (None, "", False):
+            msg = (
+                f"authentication failed for {http.base_url}: the login answer has no token "
+                f"at {method.token!r} ({selector.describe_miss(reply.body)})"
+            )
+            raise AuthenticationError(msg)
+        return token if isinstance(token, str) else json.dumps(token)
+
+    return login
+
+
+def _setting_values(config: t.Mapping[str, t.Any], profile: Profile) -> dict[str, t.Any]:
+    """Values of `{config.<name>}`: the tap's settings and the profile's own (defaults)."""
+    values = dict(config)
+    for name, setting in profile.settings.items():
+        if values.get(name) in (None, "") and setting.default is not None:
+            values[name] = setting.default
+        if setting.required and values.get(name) in (None, ""):
+            raise _invalid(name, f"required by profile '{profile.name}': {setting.description}")
+    return values
 
 
 def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
     """Validate the settings against the profile and build the shared transport."""
     try:
-        profile = load_profile(str(config.get("profile") or "erp_sandbox"))
+        profile = load_profile(
+            str(config.get("profile") or "erp_sandbox"), known_settings=CONFIG_SCHEMA["properties"]
+        )
     except TapERPError as exc:
         raise _invalid("profile", str(exc)) from exc
 
@@ -328,12 +417,22 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
     if window not in WINDOWS:
         raise _invalid("backfill_window", f"{window!r} is not allowed; use one of {WINDOWS}")
     start_date = _parse_start_date(config["start_date"]) if config.get("start_date") else None
+    zone = config.get("site_timezone") or profile.decl.timezone
+    try:
+        timestamps.set_site_timezone(zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise _invalid(
+            "site_timezone", f"{zone!r} is not a time zone name (e.g. UTC, Europe/Berlin)"
+        ) from None
 
-    authenticator = build_authenticator(config, profile)
+    values = _setting_values(config, profile)
+    authenticator = build_authenticator(config, profile, {"config": values})
     limiter = RateLimiter(
         per_second=config.get("rate_limit_per_second"),
         per_minute=config.get("rate_limit_per_minute"),
     )
+    secrets = [config.get(name) for name in SECRET_SETTINGS]
+    secrets += [str(values.get(n) or "") for n, s in profile.settings.items() if s.secret]
     http = HttpClient(
         base_url=base_url,
         authenticator=authenticator,
@@ -344,11 +443,14 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         limiter=limiter,
         verify=bool(config.get("verify_tls", True)),
         user_agent=config.get("user_agent"),
-        error_message_paths=profile.error_message_paths,
-        secrets=[config.get(name) for name in SECRET_SETTINGS],
+        error_message_paths=profile.decl.errors.message_paths,
+        retry_statuses=profile.decl.retry.statuses,
+        secrets=secrets,
     )
     if isinstance(authenticator, OAuth2ClientCredentials):
         authenticator.bind(http.post_token)
+    if isinstance(authenticator, LoginAuth):
+        authenticator.bind(_login(http, profile, {"config": values}))
     return Runtime(
         profile=profile,
         http=http,
@@ -357,6 +459,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         start_date=start_date,
         lookback_seconds=float(config.get("lookback_seconds") or 0),
         backfill_window=window,
+        config=values,
     )
 
 
@@ -398,10 +501,36 @@ class TapERP(Tap):
             self._runtime = build_runtime(self.config)
         return self._runtime
 
+    def _metadata_document(self, entity: str | None) -> t.Any:
+        """The ERP's metadata document (of one entity when the request names it), parsed;
+        None when the ERP has no metadata endpoint there."""
+        runtime = self.runtime
+        meta = t.cast("MetadataSpec", runtime.profile.metadata)
+        rendered = meta.request.render(
+            {"config": runtime.config, "entity": entity}, runtime.http.base_url
+        )
+        try:
+            reply = runtime.http.send(
+                rendered.method,
+                rendered.url,
+                params=rendered.params,
+                headers=rendered.headers,
+                json_body=rendered.json,
+                raw=True,
+            )
+        except HTTPStatusError as exc:
+            if exc.status not in {404, 405, 501}:
+                raise
+            self.logger.warning(
+                "Metadata endpoint unavailable (%s): using static schemas (no custom fields)",
+                exc,
+            )
+            return None
+        return meta.format.read(reply.body)
+
     def _schemas(self, streams: list[type[ERPStream]]) -> dict[str, dict]:
         """Core schemas, plus custom fields from the metadata endpoint at discovery."""
-        runtime = self.runtime
-        profile = runtime.profile
+        profile = self.runtime.profile
         core = {cls.name: profile.load_static_schema(cls.entity) for cls in streams}
         if self.input_catalog is not None:
             # The catalog's own schemas win; no need to ask the ERP.
@@ -413,25 +542,25 @@ class TapERP(Tap):
                 profile.name,
             )
             return core
-        try:
-            document = runtime.http.get_json(runtime.http.url(meta.path))
-        except HTTPStatusError as exc:
-            if exc.status not in {404, 405, 501}:
-                raise
-            self.logger.warning(
-                "Metadata endpoint unavailable (%s): using static schemas (no custom fields)",
-                exc,
-            )
-            return core
+        shared = None if meta.per_entity else self._metadata_document(None)
         merged = {}
         for cls in streams:
-            spec = profile.streams[cls.entity]
-            entity = schema_mod.find_entity(document, spec, meta)
-            if entity is None:
+            stream = profile.streams[cls.entity]
+            document = (
+                self._metadata_document(stream.metadata_entity) if meta.per_entity else shared
+            )
+            fields = (
+                None
+                if document is None
+                else meta.format.fields(document, stream.metadata_entity, stream.path)
+            )
+            if document is not None and fields is None:
                 self.logger.warning(
                     "Metadata describes no entity for stream '%s': static schema", cls.name
                 )
-            merged[cls.name] = schema_mod.merge_schema(core[cls.name], entity, meta)
+            merged[cls.name] = schema_mod.merge_schema(
+                core[cls.name], fields, meta.type_map, meta.custom_fields
+            )
         return merged
 
     def setup_mapper(self) -> None:

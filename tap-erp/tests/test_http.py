@@ -30,7 +30,7 @@ def client(fake, *, auth=None, max_retries=5, sleeps=None, **kwargs):
         rand=lambda: 1.0,
         now=lambda: NOW,
         secrets=["secret-key-1"],
-        error_message_paths=[["error", "message"], ["error"]],
+        error_message_paths=["error.message", "error"],
         **kwargs,
     )
 

@@ -280,16 +280,17 @@ def test_revoked_tokens_are_replaced(sb, tmp_path, monkeypatch):
     config = config_for(sb, "globex", page_size=500)
     clean = run_tap(tmp_path, config)
     sb.reset()
-    original = http_mod.HttpClient.get_json
+    original = http_mod.HttpClient.send
     calls = []
 
-    def revoking_get_json(self, url, params=None):
-        calls.append(url)
-        if len(calls) in {3, 8, 9}:
-            sb.revoke_tokens("globex")
-        return original(self, url, params)
+    def revoking_send(self, method, url, **kwargs):
+        if kwargs.get("authenticated", True):
+            calls.append(url)
+            if len(calls) in {3, 8, 9}:
+                sb.revoke_tokens("globex")
+        return original(self, method, url, **kwargs)
 
-    monkeypatch.setattr(http_mod.HttpClient, "get_json", revoking_get_json)
+    monkeypatch.setattr(http_mod.HttpClient, "send", revoking_send)
     run = select_only(config, None, set(STREAMS))
     for stream in STREAMS:
         assert run.records(stream) == clean.records[stream]

@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 from singer_sdk.exceptions import ConfigValidationError
-from tap_erp.errors import ProfileError
-from tap_erp.profiles import PROFILES_DIR, load_profile
 from tap_erp.tap import TapERP, build_runtime, coerce_numeric_settings
 
 BASE = {"base_url": "http://127.0.0.1:9/acme", "api_key": "k-123"}
@@ -98,38 +95,6 @@ def test_profile_overrides_and_defaults():
     assert runtime.page_size == 1000
     runtime = build_runtime({**BASE, "pagination_style": "cursor", "page_size": 250})
     assert (runtime.pagination_style, runtime.page_size) == ("cursor", 250)
-
-
-def test_custom_profile_file(tmp_path):
-    raw = yaml.safe_load((PROFILES_DIR / "erp_sandbox.yaml").read_text())
-    raw["name"] = "other_erp"
-    raw["schemas_dir"] = str(PROFILES_DIR.parent / "schemas" / "erp_sandbox")
-    raw["pagination"]["default_style"] = "page"
-    del raw["streams"]["vendors"]
-    path = tmp_path / "other_erp.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    profile = load_profile(str(path))
-    assert profile.default_style == "page"
-    assert "vendors" not in profile.streams
-
-
-@pytest.mark.parametrize(
-    ("mutate", "message"),
-    [
-        (lambda raw: raw.pop("records_path"), "'records_path' is required"),
-        (lambda raw: raw["pagination"].update(default_style="graphql"), "default_style"),
-        (lambda raw: raw["pagination"]["styles"]["offset"].pop("limit_param"), "limit_param"),
-        (lambda raw: raw["streams"]["customers"].update(primary_keys=[]), "primary_keys"),
-        (lambda raw: raw["auth"]["methods"].update(saml={}), "unknown auth method"),
-    ],
-)
-def test_invalid_profiles_are_rejected_clearly(tmp_path, mutate, message):
-    raw = yaml.safe_load((PROFILES_DIR / "erp_sandbox.yaml").read_text())
-    mutate(raw)
-    path = tmp_path / "broken.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ProfileError, match=message):
-        load_profile(str(path))
 
 
 def test_numeric_text_is_read_as_numbers():

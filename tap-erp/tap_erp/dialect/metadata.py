@@ -1,0 +1,218 @@
+"""Metadata formats: how an ERP describes an entity's fields, read into one shape.
+
+A format is a small named plug-in: it parses the metadata document and returns the
+fields of one entity as `Field`s, typed with the ERP's own type names, which the
+profile's `metadata.type_map` (over the format's defaults) turns into JSON types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+import xml.etree.ElementTree as ET
+
+import orjson
+
+from tap_erp.errors import TapERPError
+
+if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One described field."""
+
+    name: str
+    type: str
+    nullable: bool = True
+    scale: int | None = None
+    label: str | None = None
+    fields: tuple[Field, ...] = ()
+    items: Field | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MetadataFormat:
+    """A named format: document bytes + entity name -> fields (None: not described)."""
+
+    read: Callable[[bytes], t.Any]
+    fields: Callable[[t.Any, str, str], list[Field] | None]
+    type_map: dict[str, str]
+    description: str
+
+
+def _json(content: bytes) -> t.Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        msg = f"metadata document is not JSON ({exc})"
+        raise TapERPError(msg) from None
+
+
+# field_list: {"entities": {name: {"path": ..., "fields": [{name, type, nullable, scale}]}}}
+
+
+def _field_list_field(raw: dict) -> Field:
+    return Field(
+        name=str(raw["name"]),
+        type=str(raw.get("type")),
+        nullable=bool(raw.get("nullable", True)),
+        scale=raw.get("scale"),
+        label=raw.get("label"),
+        fields=tuple(_field_list_field(f) for f in raw.get("fields") or []),
+        items=_field_list_field({"name": "items", **raw["items"]}) if raw.get("items") else None,
+    )
+
+
+def _field_list(document: t.Any, entity: str, path: str) -> list[Field] | None:
+    entities = document.get("entities") if isinstance(document, dict) else None
+    if not isinstance(entities, dict):
+        return None
+    found = entities.get(entity)
+    if found is None:
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        found = next(
+            (e for e in entities.values() if isinstance(e, dict) and e.get("path") in {path, last}),
+            None,
+        )
+    if not isinstance(found, dict):
+        return None
+    return [_field_list_field(f) for f in found.get("fields") or []]
+
+
+# odata_csdl: OASIS CSDL XML ($metadata of OData v2 and v4).
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _csdl(content: bytes) -> ET.Element:
+    try:
+        return ET.fromstring(content)
+    except ET.ParseError as exc:
+        msg = f"metadata document is not CSDL XML ({exc})"
+        raise TapERPError(msg) from None
+
+
+def _csdl_fields(root: ET.Element, entity: str, _path: str) -> list[Field] | None:
+    types: dict[str, ET.Element] = {}
+    type_of_set: dict[str, str] = {}
+    for node in root.iter():
+        tag = _local(node.tag)
+        if tag == "EntityType":
+            types[node.get("Name", "")] = node
+        elif tag == "EntitySet":
+            type_of_set[node.get("Name", "")] = node.get("EntityType", "").rsplit(".", 1)[-1]
+    node = types.get(type_of_set.get(entity, entity))
+    if node is None:
+        return None
+    out = []
+    for prop in node:
+        if _local(prop.tag) != "Property":
+            continue
+        scale = prop.get("Scale")
+        out.append(
+            Field(
+                name=prop.get("Name", ""),
+                type=prop.get("Type", ""),
+                nullable=prop.get("Nullable", "true").lower() != "false",
+                scale=int(scale) if scale and scale.isdigit() else None,
+            )
+        )
+    return out
+
+
+# tryton_fields: {"field": {"type": "numeric", "string": "Label", "digits": [16, 4], ...}}
+
+
+def _tryton_fields(document: t.Any, _entity: str, _path: str) -> list[Field] | None:
+    if not isinstance(document, dict):
+        return None
+    out = []
+    for name, raw in document.items():
+        if not isinstance(raw, dict):
+            continue
+        digits = raw.get("digits")
+        scale = digits[1] if isinstance(digits, list) and len(digits) == 2 else None
+        out.append(
+            Field(
+                name=str(name),
+                type=str(raw.get("type")),
+                nullable=not raw.get("required", False),
+                scale=scale if isinstance(scale, int) else None,
+                label=raw.get("string"),
+            )
+        )
+    return out
+
+
+METADATA_FORMATS: dict[str, MetadataFormat] = {
+    "field_list": MetadataFormat(
+        read=_json,
+        fields=_field_list,
+        type_map={
+            "string": "string",
+            "integer": "integer",
+            "decimal": "number",
+            "boolean": "boolean",
+            "date": "date",
+            "datetime": "date-time",
+            "object": "object",
+            "array": "array",
+        },
+        description=(
+            'JSON `{"entities": {name: {"path", "fields": [{name, type, nullable, '
+            "scale, label}]}}}` (the sandbox's `$metadata`)."
+        ),
+    ),
+    "odata_csdl": MetadataFormat(
+        read=_csdl,
+        fields=_csdl_fields,
+        type_map={
+            "Edm.String": "string",
+            "Edm.Guid": "string",
+            "Edm.Boolean": "boolean",
+            "Edm.Byte": "integer",
+            "Edm.SByte": "integer",
+            "Edm.Int16": "integer",
+            "Edm.Int32": "integer",
+            "Edm.Int64": "integer",
+            "Edm.Decimal": "number",
+            "Edm.Double": "number",
+            "Edm.Single": "number",
+            "Edm.Date": "date",
+            "Edm.DateTime": "date-time",
+            "Edm.DateTimeOffset": "date-time",
+            "Edm.TimeOfDay": "string",
+            "Edm.Time": "string",
+        },
+        description=(
+            "OData CSDL XML (`$metadata` of OData v2 and v4): the entity set's (or entity "
+            "type's) `Property` elements with `Type`, `Nullable` and `Scale`."
+        ),
+    ),
+    "tryton_fields": MetadataFormat(
+        read=_json,
+        fields=_tryton_fields,
+        type_map={
+            "char": "string",
+            "text": "string",
+            "selection": "string",
+            "integer": "integer",
+            "biginteger": "integer",
+            "many2one": "integer",
+            "float": "number",
+            "numeric": "number",
+            "boolean": "boolean",
+            "date": "date",
+            "datetime": "date-time",
+            "timestamp": "date-time",
+        },
+        description=(
+            "Tryton's model fields (`fields_get`): `{name: {type, string, digits, "
+            "required}}`; relation lists and other types are left out unless mapped."
+        ),
+    ),
+}

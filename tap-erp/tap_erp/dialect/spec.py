@@ -1,0 +1,432 @@
+"""The dialect language: every key of an ERP profile, declared once as typed structures.
+
+Loading (`tap_erp.dialect.load`) converts a profile file into these structures, so
+an unknown key or a wrong type is reported with its key path; the profile reference
+(`tap-erp/PROFILES.md`) is generated from them (`tap_erp.dialect.docs`). Registries
+(`PAGINATOR_MAP`, `AUTH_MAP`, and those of decoders, metadata formats and
+placeholder formats in their modules) name every choice the language offers.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+import msgspec
+
+Doc = msgspec.Meta
+
+#: A template: any JSON value; text may hold placeholders (`{since}`, `{config.x}`),
+#: mappings with one `$` key are operators (`$json`, `$base64url`, `$join`).
+Template = t.Any
+
+
+class Base(
+    msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True, frozen=True
+):
+    """Every structure rejects keys it does not declare."""
+
+
+class Request(Base, kw_only=True):
+    """An HTTP request template; a stream's request is laid over the profile's default."""
+
+    method: t.Annotated[
+        t.Literal["GET", "POST"] | None, Doc(description="HTTP method (default GET).")
+    ] = None
+    path: t.Annotated[
+        str | None,
+        Doc(description="Path relative to the `base_url` setting, or an absolute URL; a template."),
+    ] = None
+    query: t.Annotated[
+        dict[str, Template],
+        Doc(
+            description=(
+                "Query parameters (name: template). A parameter whose template needs a "
+                "value that is absent (no bookmark, unset setting) is not sent; a list "
+                "value repeats the parameter."
+            )
+        ),
+    ] = {}
+    headers: t.Annotated[
+        dict[str, Template], Doc(description="Extra request headers (name: template).")
+    ] = {}
+    body: t.Annotated[
+        Template,
+        Doc(description="JSON body (a template), sent with POST; absent parts are left out."),
+    ] = None
+
+
+class Records(Base, kw_only=True):
+    """Where the rows sit in a response, when `records` is more than a selector."""
+
+    path: t.Annotated[
+        str, Doc(description="Selector of the list of rows: `$`, `value`, `d.results`, ...")
+    ]
+    each: t.Annotated[
+        str | None,
+        Doc(
+            description=(
+                "Selector, inside each selected row, of a nested list whose items are "
+                "the stream's rows (e.g. order lines inside their orders)."
+            )
+        ),
+    ] = None
+    inherit: t.Annotated[
+        dict[str, str],
+        Doc(description="With `each`: fields copied from the outer row (new name: outer field)."),
+    ] = {}
+
+
+class StopRules(Base, kw_only=True):
+    """When a positional paginator has read the last page (first rule that applies)."""
+
+    has_more: t.Annotated[
+        str | None, Doc(description="Selector of a body field that is true while more pages exist.")
+    ] = None
+    total: t.Annotated[
+        str | None, Doc(description="Selector of the total row count of the result set.")
+    ] = None
+
+
+class OffsetPaginator(Base, tag="offset", tag_field="type", kw_only=True):
+    """Rows addressed by position: the request places `{offset}` and `{limit}`."""
+
+    query: t.Annotated[
+        dict[str, Template],
+        Doc(description="Query parameters this paginator adds to every request."),
+    ] = {}
+    stop: t.Annotated[
+        StopRules, Doc(description="Stop rules; default: a page shorter than `{limit}`.")
+    ] = StopRules()
+
+
+class PagePaginator(Base, tag="page", tag_field="type", kw_only=True):
+    """Pages by number: the request places `{page}` and `{limit}`."""
+
+    first_page: t.Annotated[int, Doc(description="Number of the first page.")] = 1
+    query: t.Annotated[
+        dict[str, Template],
+        Doc(description="Query parameters this paginator adds to every request."),
+    ] = {}
+    stop: t.Annotated[
+        StopRules, Doc(description="Stop rules; default: a page shorter than `{limit}`.")
+    ] = StopRules()
+
+
+class NextLinkPaginator(Base, tag="next_link", tag_field="type", kw_only=True):
+    """The server's link to the next page (a keyset position), followed as given."""
+
+    next: t.Annotated[
+        str | None,
+        Doc(
+            description=(
+                "Selector of the next link in the body (`next`, `@odata.nextLink`, "
+                "`d.__next`); relative links are resolved against the request's URL."
+            )
+        ),
+    ] = None
+    link_header: t.Annotated[
+        bool, Doc(description='Take the next link from the `Link: <...>; rel="next"` header.')
+    ] = False
+    query: t.Annotated[
+        dict[str, Template],
+        Doc(description="Query parameters of the first request (the links carry their own)."),
+    ] = {}
+
+
+class CursorPaginator(Base, tag="cursor", tag_field="type", kw_only=True):
+    """An opaque token from each page, sent back as `{cursor}` in the next request."""
+
+    cursor: t.Annotated[str, Doc(description="Selector of the next token in the body.")]
+    query: t.Annotated[
+        dict[str, Template],
+        Doc(description="Query parameters this paginator adds to every request."),
+    ] = {}
+
+
+class SinglePaginator(Base, tag="single", tag_field="type", kw_only=True):
+    """One request returns every row."""
+
+
+Paginator = OffsetPaginator | PagePaginator | NextLinkPaginator | CursorPaginator | SinglePaginator
+
+PAGINATOR_MAP: dict[str, type[Base]] = {
+    "offset": OffsetPaginator,
+    "page": PagePaginator,
+    "next_link": NextLinkPaginator,
+    "cursor": CursorPaginator,
+    "single": SinglePaginator,
+}
+
+#: Paginators whose rows are addressed by position (keyset reading is emulated).
+POSITIONAL = (OffsetPaginator, PagePaginator)
+
+
+class PageSize(Base, kw_only=True):
+    """Rows per request (the `page_size` setting)."""
+
+    default: t.Annotated[int, Doc(description="Rows per request when the setting is unset.")]
+    max: t.Annotated[int, Doc(description="Largest page size the ERP serves.")]
+
+
+class ApiKeyAuth(Base, tag="api_key", tag_field="type", kw_only=True):
+    """A static key in a header (setting `api_key`)."""
+
+    header: t.Annotated[str, Doc(description="Header name (setting `api_key_header` wins).")]
+
+
+class BearerAuth(Base, tag="bearer", tag_field="type", kw_only=True):
+    """A static token (setting `bearer_token`): `Authorization: Bearer <token>`."""
+
+    header: t.Annotated[str, Doc(description="Header name.")] = "Authorization"
+    prefix: t.Annotated[str, Doc(description="Text before the token.")] = "Bearer"
+
+
+class BasicAuth(Base, tag="basic", tag_field="type", kw_only=True):
+    """HTTP Basic with the settings `username` and `password`."""
+
+
+class OAuth2Auth(Base, tag="oauth2", tag_field="type", kw_only=True):
+    """OAuth2 client credentials (settings `client_id`, `client_secret`, `oauth_scope`)."""
+
+    token_url: t.Annotated[
+        str,
+        Doc(description="Token endpoint, absolute or relative to `base_url`; a template."),
+    ]
+    grant_type: t.Annotated[str, Doc(description="Grant type.")] = "client_credentials"
+    scope: t.Annotated[
+        Template, Doc(description="Scope sent with the request (setting `oauth_scope` wins).")
+    ] = None
+    access_token_field: t.Annotated[str, Doc(description="Token field of the answer.")] = (
+        "access_token"
+    )
+    expires_in_field: t.Annotated[str, Doc(description="Lifetime field of the answer.")] = (
+        "expires_in"
+    )
+    default_expires_in: t.Annotated[
+        float, Doc(description="Lifetime in seconds when the answer gives none.")
+    ] = 300
+    client_auth: t.Annotated[
+        t.Literal["body", "basic"],
+        Doc(description="Client credentials in the form body or as HTTP Basic."),
+    ] = "body"
+
+
+class LoginAuth(Base, tag="login", tag_field="type", kw_only=True):
+    """A login request whose answer holds a token, then sent in headers."""
+
+    request: t.Annotated[
+        Request, Doc(description="The login request (default POST); `{config.x}` fills it.")
+    ]
+    token: t.Annotated[str, Doc(description="Selector of the token in the login answer.")]
+    headers: t.Annotated[
+        dict[str, Template],
+        Doc(description="Headers of data requests; `{token}` is the token."),
+    ]
+    expires_in: t.Annotated[
+        float | None, Doc(description="Seconds after which to log in again (default: on 401).")
+    ] = None
+
+
+AuthMethod = ApiKeyAuth | BearerAuth | BasicAuth | OAuth2Auth | LoginAuth
+
+AUTH_MAP: dict[str, type[Base]] = {
+    "api_key": ApiKeyAuth,
+    "bearer": BearerAuth,
+    "basic": BasicAuth,
+    "oauth2": OAuth2Auth,
+    "login": LoginAuth,
+}
+
+
+class Auth(Base, kw_only=True):
+    """How the tap authenticates (setting `auth_method` picks one of `methods`)."""
+
+    default: t.Annotated[str, Doc(description="Name of the method used when unset.")]
+    methods: t.Annotated[
+        dict[str, AuthMethod],
+        Doc(description="Methods offered, by name; each has a `type` from the registry."),
+    ]
+
+
+class Retry(Base, kw_only=True):
+    """Which answers are retried (with backoff) and which fail at once."""
+
+    statuses: t.Annotated[
+        list[int],
+        Doc(description="HTTP statuses retried; every other 4xx/5xx fails with the ERP's message."),
+    ] = msgspec.field(default_factory=lambda: [408, 425, 429, 500, 502, 503, 504])
+
+
+class Errors(Base, kw_only=True):
+    """Where the ERP puts a readable message in an error body."""
+
+    message_paths: t.Annotated[
+        list[str], Doc(description="Selectors tried in order; the first text found is shown.")
+    ] = msgspec.field(default_factory=lambda: ["message"])
+
+
+class Metadata(Base, kw_only=True):
+    """Where and how the ERP describes its entities, custom fields included."""
+
+    format: t.Annotated[str, Doc(description="Metadata format, from the registry.")]
+    request: t.Annotated[
+        Request,
+        Doc(
+            description=(
+                "Request of the metadata document; with `{entity}` in it, one request "
+                "per stream (its `metadata_entity`)."
+            )
+        ),
+    ]
+    type_map: t.Annotated[
+        dict[str, str],
+        Doc(
+            description=(
+                "ERP type name -> string, integer, number, boolean, date, date-time, "
+                "object, array; merged over the format's defaults."
+            )
+        ),
+    ] = {}
+    custom_fields: t.Annotated[
+        str | None,
+        Doc(
+            description=(
+                "Regular expression of the field names added to the core schemas "
+                "(default: every described field the core schema lacks)."
+            )
+        ),
+    ] = None
+
+
+class Setting(Base, kw_only=True):
+    """A setting of this profile's own, read in templates as `{config.<name>}`."""
+
+    kind: t.Annotated[
+        t.Literal["string", "integer", "number", "boolean", "array", "object"],
+        Doc(description="Type of the value."),
+    ] = "string"
+    description: t.Annotated[str, Doc(description="What the setting means.")] = ""
+    required: t.Annotated[bool, Doc(description="Whether a run needs it.")] = False
+    secret: t.Annotated[bool, Doc(description="Kept out of logs and messages.")] = False
+    default: t.Annotated[t.Any, Doc(description="Value when unset.")] = None
+
+
+class Parent(Base, kw_only=True):
+    """Rows read once per row of a parent request (e.g. stock per warehouse)."""
+
+    request: t.Annotated[Request, Doc(description="The parent request (its own template).")]
+    records: t.Annotated[
+        str | Records, Doc(description="Selector of the parent rows (default: the profile's).")
+    ] = ""
+    paginator: t.Annotated[str, Doc(description="Name of the paginator of the parent request.")] = (
+        "single"
+    )
+    fields: t.Annotated[
+        dict[str, str],
+        Doc(description="Parent fields added to each child row (child field: parent field)."),
+    ]
+    primary_key: t.Annotated[
+        bool, Doc(description="Add the `fields` to the stream's primary key.")
+    ] = True
+
+
+class Stream(Base, kw_only=True):
+    """One entity of the ERP."""
+
+    request: t.Annotated[Request, Doc(description="The data request, over `defaults.request`.")]
+    primary_keys: t.Annotated[list[str], Doc(description="Fields that identify a row.")]
+    replication_key: t.Annotated[
+        str | None,
+        Doc(
+            description=(
+                "Change timestamp; the request must filter on `{since}` (>=) and order "
+                "rows by (replication key, primary key). None: a snapshot, read whole."
+            )
+        ),
+    ] = None
+    records: t.Annotated[
+        str | Records | None, Doc(description="Selector of the rows (default: the profile's).")
+    ] = None
+    paginator: t.Annotated[
+        str | None,
+        Doc(description="Name of a paginator (default: the `pagination_style` setting's)."),
+    ] = None
+    decoders: t.Annotated[
+        list[str] | None, Doc(description="Value decoders (default: the profile's).")
+    ] = None
+    parent: t.Annotated[Parent | None, Doc(description="Read once per parent row.")] = None
+    metadata_entity: t.Annotated[
+        str | None, Doc(description="Name of the entity in the metadata (default: the stream's).")
+    ] = None
+    schema: t.Annotated[
+        str | None, Doc(description="Core schema file name in the schema folder (default: stream).")
+    ] = None
+
+
+class Defaults(Base, kw_only=True):
+    """What every stream has unless it says otherwise."""
+
+    request: t.Annotated[Request, Doc(description="Request template laid under each stream's.")] = (
+        Request()
+    )
+    records: t.Annotated[str | Records, Doc(description="Selector of the rows.")] = "$"
+    decoders: t.Annotated[
+        list[str], Doc(description="Value decoders applied to every row before it is read.")
+    ] = []
+
+
+class Profile(Base, kw_only=True):
+    """An ERP dialect: how one ERP's API is spoken."""
+
+    name: t.Annotated[str, Doc(description="Profile name (also the default schema folder).")]
+    description: t.Annotated[str, Doc(description="One line about the ERP and its API.")] = ""
+    schemas_dir: t.Annotated[
+        str | None,
+        Doc(description="Folder of core schemas, relative to the profile file."),
+    ] = None
+    timezone: t.Annotated[
+        str,
+        Doc(
+            description=(
+                "Time zone of naive timestamps the ERP sends or expects (IANA name); "
+                "the `site_timezone` setting wins."
+            )
+        ),
+    ] = "UTC"
+    settings: t.Annotated[
+        dict[str, Setting], Doc(description="Settings of this profile, read as `{config.<name>}`.")
+    ] = {}
+    page_size: t.Annotated[PageSize, Doc(description="Rows per request.")]
+    defaults: t.Annotated[Defaults, Doc(description="Defaults of every stream.")] = Defaults()
+    paginators: t.Annotated[
+        dict[str, Paginator],
+        Doc(description="Paging styles, by name (setting `pagination_style` picks one)."),
+    ]
+    default_paginator: t.Annotated[str, Doc(description="Paginator used when unset.")]
+    auth: t.Annotated[Auth, Doc(description="Authentication methods.")]
+    retry: t.Annotated[Retry, Doc(description="Retried statuses.")] = Retry()
+    errors: t.Annotated[Errors, Doc(description="Error messages of the ERP.")] = Errors()
+    metadata: t.Annotated[
+        Metadata | None, Doc(description="Metadata endpoint, for custom fields.")
+    ] = None
+    streams: t.Annotated[dict[str, Stream], Doc(description="The entities, by stream name.")]
+
+
+#: Structures documented in the profile reference, in order.
+DOCUMENTED: tuple[type[Base], ...] = (
+    Profile,
+    Stream,
+    Request,
+    Records,
+    Parent,
+    Defaults,
+    PageSize,
+    Setting,
+    *PAGINATOR_MAP.values(),
+    StopRules,
+    Auth,
+    *AUTH_MAP.values(),
+    Retry,
+    Errors,
+    Metadata,
+)
