@@ -14,6 +14,8 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import orjson
 
+from . import wire_dialects
+
 UTC = dt.UTC
 KEYS = {
     "customers": ("CustomerKey",),
@@ -62,6 +64,7 @@ class FakeERP:
         self.auth = auth
         self.tables: dict[str, dict] = {name: {} for name in KEYS}
         self.log: list[tuple[str, str, dict]] = []
+        self.bodies: list = []
         self.data_requests = 0
         self.hooks: list = []  # callables(fake, n) run before answering data request n
         self.faults: list = []  # queued FakeResponse or exception for data requests
@@ -135,6 +138,8 @@ class FakeERP:
         query.update({k: str(v) for k, v in (params or {}).items()})
         path = parsed.path
         self.log.append((method, path, dict(query)))
+        if data and isinstance(data, bytes):
+            self.bodies.append(orjson.loads(data))
         if path.endswith("/oauth/token"):
             return self._token(data or {})
         self.data_requests += 1
@@ -149,6 +154,8 @@ class FakeERP:
             return FakeResponse(
                 401, {"error": {"code": "unauthorized", "message": "bad credentials"}}
             )
+        if self.style in wire_dialects.PROFILES:
+            return wire_dialects.answer(self, method, url, params, data, headers)
         if path.endswith("/$metadata"):
             if self.metadata_status != 200:
                 return FakeResponse(self.metadata_status, {"error": {"message": "no metadata"}})
