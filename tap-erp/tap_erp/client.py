@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime
 import functools
 import typing as t
 
 import pendulum
-from singer_sdk.contrib.msgspec import encoder
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
-from singer_sdk.streams import Stream
 
-from tap_erp.batches import local_root, sweep_stale, wait_until_taken, write_batches
+from tap_erp.batches import local_root, sweep_stale, write_batches
 from tap_erp.dialect.decoders import chain
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
@@ -28,7 +23,7 @@ from tap_erp.paging import (
     make_pager,
     parse_timestamp,
 )
-from tap_erp.writer import BufferedMsgSpecWriter
+from tap_erp.sdk_internals import BOOKMARK_KEYS, NewestTieGroup, SDKInternals
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -40,9 +35,6 @@ if t.TYPE_CHECKING:
     from tap_erp.http import HttpClient
     from tap_erp.paging import Rows
     from tap_erp.profiles import Profile, RecordsSelector, RequestTemplate, StreamSpec
-
-#: State key holding the keys emitted at exactly ``replication_key_value``.
-BOOKMARK_KEYS = "bookmark_keys"
 
 WINDOWS = ("none", "day", "week", "month")
 
@@ -91,45 +83,7 @@ def backfill_windows(
         low = high
 
 
-class NewestTieGroup:
-    """The records of the newest replication-key value, kept until `settle`.
-
-    Records arrive ordered by (replication key, primary key), so advancing the
-    bookmark with only the last tie group gives the same state as advancing it
-    record by record, at a fraction of the cost.
-    """
-
-    def __init__(self, stream: ERPStream, context: types.Context | None) -> None:
-        """Track `stream`'s replication key."""
-        self.stream = stream
-        self.context = context
-        self.key = stream.replication_key
-        self.value: t.Any = None
-        self.records: list[dict] = []
-
-    def add_rows(self, records: list[dict]) -> None:
-        """Remember records that are now in a batch file (in replication-key order)."""
-        key = self.key
-        if key is None or not records:
-            return
-        value = records[-1][key]
-        start = len(records) - 1
-        while start and records[start - 1][key] == value:
-            start -= 1
-        if start == 0 and value == self.value:
-            self.records.extend(records)
-        else:
-            self.value = value
-            self.records = records[start:]
-
-    def settle(self) -> None:
-        """Advance the stream's bookmark over the remembered records."""
-        for record in self.records:
-            self.stream._increment_stream_state(record, context=self.context)
-        self.records = []
-
-
-class ERPStream(Stream):
+class ERPStream(SDKInternals):
     """One ERP entity, described by its entry in the tap's profile."""
 
     #: Name of the entity's entry under ``streams:`` in the profile.
@@ -147,10 +101,6 @@ class ERPStream(Stream):
         self.primary_keys = list(self.spec.primary_keys)
         self.replication_key = self.spec.replication_key
         self._page_time = datetime.datetime.now(datetime.UTC)
-        self._keys_value: str | None = None
-        self._keys_seen: set = set()
-        self._tail_key: tuple | None = None
-        self._tail = b""
 
     @property
     def is_sorted(self) -> bool:
@@ -160,127 +110,6 @@ class ERPStream(Stream):
     def get_replication_key_signpost(self, context: types.Context | None) -> None:
         """No signpost: the bookmark is the last emitted timestamp, nothing else."""
         return
-
-    # State
-
-    def _state_key(self, record: dict) -> t.Any:
-        if len(self.primary_keys) == 1:
-            return record[self.primary_keys[0]]
-        return [record[k] for k in self.primary_keys]
-
-    @staticmethod
-    def _hashable(key: t.Any) -> t.Any:
-        return tuple(key) if isinstance(key, list) else key
-
-    def _increment_stream_state(
-        self, latest_record: types.Record, *, context: types.Context | None = None
-    ) -> None:
-        """Advance ``replication_key_value`` and ``bookmark_keys`` after a record is written.
-
-        The bookmark only moves forward (rows re-read through ``lookback_seconds``
-        leave it alone); ``bookmark_keys`` lists the keys emitted at exactly the
-        bookmark, so the next sync skips them. Values are canonical UTC text, whose
-        order is the order of the instants.
-        """
-        rk = self.replication_key
-        if self.replication_method != REPLICATION_INCREMENTAL or not rk:
-            return
-        state = self.get_context_state(context)
-        value = latest_record[rk]
-        current = state.get("replication_key_value")
-        key = self._state_key(latest_record)
-        if current is not None and state.get("replication_key") == rk:
-            if value < current:
-                return
-            if value == current:
-                if self._keys_value != current:
-                    keys = state.setdefault(BOOKMARK_KEYS, [])
-                    self._keys_seen = {self._hashable(k) for k in keys}
-                    self._keys_value = current
-                hashable = self._hashable(key)
-                if hashable not in self._keys_seen:
-                    self._keys_seen.add(hashable)
-                    state[BOOKMARK_KEYS].append(key)
-                return
-        state["replication_key"] = rk
-        state["replication_key_value"] = value
-        state[BOOKMARK_KEYS] = [key]
-        self._keys_value = value
-        self._keys_seen = {self._hashable(key)}
-
-    # Records
-
-    @functools.cached_property
-    def _everything_selected(self) -> bool:
-        """Whether every property is selected (then no record needs pruning)."""
-        mask = self.mask
-        return all(
-            mask[("properties", name)] for name in self.schema.get("properties", {})
-        ) and not any(
-            isinstance(prop, dict) and "properties" in prop
-            for prop in self.schema.get("properties", {}).values()
-        )
-
-    def _generate_record_messages(self, record: types.Record) -> Iterator[RecordMessage]:
-        """The SDK's RECORD messages, without its per-record work that changes nothing.
-
-        Types already match the schema (no conforming); with every property
-        selected nothing is pruned; `time_extracted` is the arrival of the record's
-        page, taken once per page.
-        """
-        if not self._everything_selected:
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        for stream_map in self.stream_maps:
-            mapped = stream_map.transform(record)
-            if mapped is not None:
-                yield RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped,
-                    version=self._stream_version,
-                    time_extracted=self._page_time,
-                )
-
-    @functools.cached_property
-    def _record_line_map(self) -> Callable[[dict], t.Any] | None:
-        """The map of RECORD messages written as bytes, or None for the SDK's path.
-
-        That is one plain map (renames only, no flattening), every property
-        selected, and the tap's own buffered writer: then a RECORD line is its
-        envelope around the encoded mapped record, the same JSON as the SDK's.
-        """
-        maps = self.stream_maps
-        writer = getattr(self._tap, "message_writer", None)
-        if len(maps) != 1 or not is_plain(maps[0]) or not self._everything_selected:
-            return None
-        if not isinstance(writer, BufferedMsgSpecWriter):
-            return None
-        return encodable_transform(maps[0])
-
-    def _write_record_message(self, record: types.Record) -> None:
-        """A RECORD message, written straight into the tap's buffer when it can be."""
-        transform = self._record_line_map
-        if transform is None:
-            super()._write_record_message(record)
-            return
-        mapped = transform(record)
-        if mapped is not None:
-            writer = t.cast("BufferedMsgSpecWriter", self._tap.message_writer)
-            writer.write_record(self._record_head, mapped, self._record_tail())
-        self.state_manager.is_flushed = False
-
-    @functools.cached_property
-    def _record_head(self) -> bytes:
-        alias = self.stream_maps[0].stream_alias
-        return b'{"type":"RECORD","stream":' + encoder.encode(alias) + b',"record":'
-
-    def _record_tail(self) -> bytes:
-        """``version`` and ``time_extracted`` (the page's arrival), as the SDK writes them."""
-        key = (self._page_time, self._stream_version)
-        if self._tail_key != key:
-            version = b"" if key[1] is None else b',"version":' + encoder.encode(key[1])
-            self._tail = version + b',"time_extracted":' + encoder.encode(key[0]) + b"}\n"
-            self._tail_key = key
-        return self._tail
 
     # Batches
 
@@ -302,40 +131,6 @@ class ERPStream(Stream):
         """How long a batch file may wait for the loader (setting batch_wait_seconds)."""
         return float(self.config.get("batch_wait_seconds") or 600)
 
-    def _sync_batches(
-        self, batch_config: BatchConfig, context: types.Context | None = None
-    ) -> None:
-        """BATCH messages; each one's STATE only after the loader has taken its files.
-
-        A loader that reads BATCH files removes them once read (target-s3 does). The
-        STATE covering a batch is written when its files are gone, and before the next
-        BATCH message (a STATE covers every record sent before it), while the next
-        file has been written meanwhile. A loader that ignores BATCH
-        messages never takes the files: the sync then fails after
-        `batch_wait_seconds` instead of moving the bookmark past records that did
-        not land.
-        """
-        wait = self._batch_wait_seconds
-        pending: tuple[list[str], dict] | None = None
-        with self.get_batch_counter() as counter:
-            for encoding, manifest in self.get_batches(batch_config, context):
-                counter.increment()
-                snapshot = copy.deepcopy(self.tap_state)
-                # A STATE covers everything sent before it: the previous batch's STATE
-                # goes out before this BATCH message (whose file is already written).
-                if pending is not None:
-                    self._state_when_taken(*pending, wait=wait)
-                self._write_batch_message(encoding=encoding, manifest=manifest)
-                pending = (manifest, snapshot)
-            if pending is not None:
-                self._state_when_taken(*pending, wait=wait)
-
-    def _state_when_taken(self, manifest: list[str], state: dict, *, wait: float) -> None:
-        """Write `state` once every file of `manifest` is gone (taken by the loader)."""
-        wait_until_taken(manifest, wait)
-        self._tap.state_writer.write_state(state)
-        self.state_manager.is_flushed = True
-
     def get_batches(
         self, batch_config: BatchConfig, context: types.Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -345,7 +140,7 @@ class ERPStream(Stream):
         if not self._everything_selected:
 
             def transform(record: dict) -> dict | None:
-                pop_deselected_record_properties(record, self.schema, self.mask)
+                self.prune_deselected(record)
                 return map_record(record)
 
         newest = NewestTieGroup(self, context)

@@ -112,7 +112,7 @@ def test_newest_tie_group_over_any_split_is_the_last_group(seed):
     import random
     from types import SimpleNamespace
 
-    from tap_erp.client import NewestTieGroup
+    from tap_erp.sdk_internals import NewestTieGroup
 
     rnd = random.Random(seed)
     values = sorted(rnd.choice("abcd") for _ in range(rnd.randint(1, 30)))

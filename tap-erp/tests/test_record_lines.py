@@ -7,6 +7,7 @@ import datetime as dt
 
 import orjson
 import pytest
+from singer_sdk.streams import Stream
 from tap_erp.client import ERPStream
 from tap_erp.tap import TapERP
 from tap_erp.writer import BufferedMsgSpecWriter
@@ -56,7 +57,8 @@ def test_record_lines_match_the_sdk_messages(fake, capsysbinary, monkeypatch, ma
     )
     fast = sync_to_stdout(fake, capsysbinary, **settings)
     assert len(written) == 39  # the records went the byte path
-    monkeypatch.setattr(ERPStream, "_record_line_map", None)  # the SDK's own path
+    # the SDK's own path
+    monkeypatch.setattr(ERPStream, "_write_record_message", Stream._write_record_message)
     sdk = sync_to_stdout(fake, capsysbinary, **settings)
     assert len(fast) == len(sdk) == 39
     for ours, theirs in zip(fast, sdk, strict=True):

@@ -73,7 +73,9 @@ streams:
         method: search_read
         params:
           model: customers
-          domain: [["ModifiedOn", ">=", "{since:naive_utc_seconds}"], ["ModifiedOn", "<", "{before:naive_utc_seconds}"]]
+          domain:
+            - ["ModifiedOn", ">=", "{since:naive_utc_seconds}"]
+            - ["ModifiedOn", "<", "{before:naive_utc_seconds}"]
           offset: "{offset}"
           limit: "{limit}"
           order: ModifiedOn asc, CustomerKey asc
@@ -137,7 +139,7 @@ def _page_after(fake, rows, size):
     return chunk, (_token(chunk[-1]["_ts"], chunk[-1]["CustomerKey"]) if more else None)
 
 
-def answer(fake, method, url, params, body, headers) -> fake_erp.FakeResponse:  # noqa: PLR0911, PLR0913
+def answer(fake, method, url, params, body, headers) -> fake_erp.FakeResponse:
     """Answer a data request in the fake's current wire dialect."""
     parsed = urlparse(url)
     query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
