@@ -7,9 +7,10 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -17,18 +18,29 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from erp_sandbox.auth import DEFAULT_TOKEN_TTL, TokenStore, authenticate, parse_token_request
+from erp_sandbox.dialects import dialect_of
 from erp_sandbox.faults import ERROR_CODES, Decision, FaultError, Faults
 from erp_sandbox.generator import US
+from erp_sandbox.odata import admin as odata_admin
+from erp_sandbox.odata.handler import (
+    Dialect,
+    ODataError,
+    find_service,
+    resolve,
+    respond,
+    services_of,
+)
 from erp_sandbox.paging import BadRequestError, ListQuery, encode_cursor, parse_list
 from erp_sandbox.schema import BY_PATH, ENTITIES, Entity, metadata
 from erp_sandbox.store import ChangeError, TenantStore
 from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
 
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
+DEFAULT_TENANTS = ["acme", "globex", "initech", "contoso", "bestrun"]
 JSON = "application/json"
 PAGE_CACHE_BYTES = 512 * 1024 * 1024
 PREFETCH_MIN_LIMIT = 500
@@ -120,7 +132,11 @@ class PageCache:
 
 
 class Sandbox:
-    """Server-wide state: the configured tenants, resettable to the start."""
+    """Server-wide state: the configured tenants, resettable to the start.
+
+    A tenant's state is built on first use after a start or reset, so serving
+    more tenants costs nothing until they are used.
+    """
 
     def __init__(
         self,
@@ -137,6 +153,7 @@ class Sandbox:
         self.cache = PageCache(cache_bytes)
         self.generation = 0
         self.prefetching: tuple[tuple[Any, ...], asyncio.Future[Any]] | None = None
+        self.configs = {t.name: t for t in resolve_tenants(tenants)}
         self.tenants: dict[str, TenantState] = {}
         self.reset()
 
@@ -144,17 +161,33 @@ class Sandbox:
         """Back to the state at start."""
         self.generation += 1
         self.cache.clear()
-        self.tenants = {
-            t.name: TenantState(t, TenantStore(self.seed, t, self.orders, self.clock_us))
-            for t in resolve_tenants(self.tenant_names)
-        }
+        self.tenants = {}
+
+    def state(self, name: str) -> TenantState | None:
+        """The live state of a configured tenant (None if not configured)."""
+        ts = self.tenants.get(name)
+        if ts is None and name in self.configs:
+            t = self.configs[name]
+            ts = TenantState(t, TenantStore(self.seed, t, self.orders, self.clock_us))
+            self.tenants[name] = ts
+        return ts
 
 
 def _tenant(request: Request) -> TenantState:
     sandbox: Sandbox = request.app.state.sandbox
-    ts = sandbox.tenants.get(request.path_params["tenant"])
+    ts = sandbox.state(request.path_params["tenant"])
     if ts is None:
         raise HTTPException(404, f"unknown tenant {request.path_params['tenant']!r}")
+    return ts
+
+
+def _rest_tenant(request: Request) -> TenantState:
+    """A tenant of the sandbox's own REST API (OData tenants answer 404 there)."""
+    ts = _tenant(request)
+    if ts.tenant.dialect is not None:
+        raise HTTPException(
+            404, f"tenant {ts.tenant.name!r} serves OData v4 ({ts.tenant.dialect}); see API.md"
+        )
     return ts
 
 
@@ -168,13 +201,18 @@ def _stream(name: str) -> Entity:
 # -- data endpoints -------------------------------------------------------------------
 
 
-async def _gate(request: Request, ts: TenantState) -> tuple[Response | None, Decision]:
+ErrorFn = Callable[..., Response]
+
+
+async def _gate(
+    request: Request, ts: TenantState, error: ErrorFn = _error
+) -> tuple[Response | None, Decision]:
     """Authentication and faults common to every data request."""
     ts.requests["data"] += 1
     failure = authenticate(ts.tenant, request.headers, ts.tokens)
     if failure is not None:
         hdrs = {"WWW-Authenticate": failure.www_authenticate}
-        return _error(401, "unauthorized", failure.message, hdrs), Decision()
+        return error(401, "unauthorized", failure.message, hdrs), Decision()
     decision = ts.faults.on_data_request()
     if decision.mutate is not None:
         ts.store.advance(decision.mutate)
@@ -183,19 +221,24 @@ async def _gate(request: Request, ts: TenantState) -> tuple[Response | None, Dec
     if decision.status == 429:
         ra = decision.retry_after or 0
         hdrs = {"Retry-After": str(int(ra)) if float(ra).is_integer() else str(ra)}
-        return _error(429, "rate_limited", "too many requests; retry later", hdrs), decision
+        return error(429, "rate_limited", "too many requests; retry later", hdrs), decision
     if decision.status is not None:
         code = ERROR_CODES.get(decision.status, "error")
-        return _error(decision.status, code, "injected server error"), decision
+        return error(decision.status, code, "injected server error"), decision
     return None, decision
 
 
-def _deliver(body: bytes, decision: Decision) -> Response:
+def _deliver(
+    body: bytes,
+    decision: Decision,
+    media_type: str = JSON,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if decision.drop:
-        return DropResponse(body, media_type=JSON)
+        return DropResponse(body, headers=headers, media_type=media_type)
     if decision.malformed:
-        return Response(body[: max(1, len(body) // 2)], media_type=JSON)
-    return Response(body, media_type=JSON)
+        return Response(body[: max(1, len(body) // 2)], headers=headers, media_type=media_type)
+    return Response(body, headers=headers, media_type=media_type)
 
 
 def _page_key(sandbox: Sandbox, ts: TenantState, ent: Entity, q: ListQuery) -> tuple[Any, ...]:
@@ -281,7 +324,7 @@ def _schedule_prefetch(
 
 async def list_entity(request: Request) -> Response:
     """GET /{tenant}/api/v1/{entity}."""
-    ts = _tenant(request)
+    ts = _rest_tenant(request)
     ent = BY_PATH.get(request.path_params["entity"])
     if ent is None:
         raise HTTPException(404, f"unknown entity {request.path_params['entity']!r}")
@@ -313,7 +356,7 @@ async def list_entity(request: Request) -> Response:
 
 async def get_metadata(request: Request) -> Response:
     """GET /{tenant}/api/v1/$metadata."""
-    ts = _tenant(request)
+    ts = _rest_tenant(request)
     refused, decision = await _gate(request, ts)
     if refused is not None:
         return refused
@@ -322,7 +365,7 @@ async def get_metadata(request: Request) -> Response:
 
 async def token(request: Request) -> Response:
     """POST /{tenant}/oauth/token (client credentials)."""
-    ts = _tenant(request)
+    ts = _rest_tenant(request)
     if not ts.tenant.oauth_clients:
         raise HTTPException(404, f"tenant {ts.tenant.name!r} does not issue OAuth2 tokens")
     ts.requests["token"] += 1
@@ -342,6 +385,51 @@ async def token(request: Request) -> Response:
     return _json(body, headers={"Cache-Control": "no-store"})
 
 
+# -- OData tenants -----------------------------------------------------------------
+
+
+def _odata_error(
+    dialect: Dialect, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"error": {"code": dialect.code(code), "message": message}}
+    return _json(body, status, {"OData-Version": "4.0", **(headers or {})})
+
+
+def _not_served(request: Request) -> None:
+    """404, or 405 when another route serves the path with other methods (as without this one)."""
+    for route in request.app.router.routes:
+        if route.endpoint is not odata and route.matches(request.scope)[0] == Match.PARTIAL:
+            raise HTTPException(405, "Method Not Allowed")
+    raise HTTPException(404, "Not Found")
+
+
+async def odata(request: Request) -> Response:
+    """Any other path of a tenant: the OData v4 services of tenants in OData mode."""
+    ts = _tenant(request)
+    dialect = dialect_of(ts.tenant)
+    rest = request.path_params["rest"]
+    if dialect is None:
+        _not_served(request)
+    error = partial(_odata_error, dialect)
+    if dialect.special is not None:
+        answer = await dialect.special(request, ts, rest)
+        if answer is not None:
+            return answer
+    found = find_service(dialect, ts.tenant, rest)
+    if found is None:
+        return error(404, "not_found", f"no OData service at /{ts.tenant.name}/{rest}")
+    if request.method not in ("GET", "HEAD"):
+        return error(405, "method_not_allowed", "the sandbox serves reads (GET) only")
+    refused, decision = await _gate(request, ts, error)
+    if refused is not None:
+        return refused
+    try:
+        answer = respond(dialect, ts.store, resolve(*found), request)
+    except ODataError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return _deliver(answer.body, decision, answer.media_type, answer.headers)
+
+
 # -- admin ---------------------------------------------------------------------
 
 
@@ -353,24 +441,32 @@ async def health(request: Request) -> Response:
 async def admin_stats(request: Request) -> Response:
     """GET /_admin/{tenant}/stats."""
     ts = _tenant(request)
-    return _json(
-        {
-            "clock": ts.store.clock_iso(),
-            "counts": ts.store.counts(),
-            "requests": dict(ts.requests),
-            "faults": ts.faults.settings,
-        }
-    )
+    doc = {
+        "clock": ts.store.clock_iso(),
+        "counts": ts.store.counts(),
+        "requests": dict(ts.requests),
+        "faults": ts.faults.settings,
+    }
+    dialect = dialect_of(ts.tenant)
+    if dialect is not None:
+        doc["entity_sets"] = odata_admin.totals(ts.store, services_of(dialect, ts.tenant))
+    return _json(doc)
 
 
 async def admin_records(request: Request) -> Response:
-    """GET /_admin/{tenant}/records/{entity} as JSON lines."""
+    """GET /_admin/{tenant}/records/{entity} as JSON lines (a stream or an entity set)."""
     ts = _tenant(request)
-    ent = _stream(request.path_params["entity"])
+    name = request.path_params["entity"]
+    dialect = dialect_of(ts.tenant)
+    sets = {} if dialect is None else odata_admin.entity_sets(services_of(dialect, ts.tenant))
+    if name in sets:  # an OData tenant's entity set wins over a stream of the same name
+        source = odata_admin.records(ts.store, sets[name])
+    else:
+        source = ts.store.iter_all(_stream(name).stream)
     opt = orjson.OPT_APPEND_NEWLINE
 
     async def chunks() -> AsyncIterator[bytes]:
-        for rows in ts.store.iter_all(ent.stream):
+        for rows in source:
             yield b"".join([orjson.dumps(r, option=opt) for r in rows])
             await asyncio.sleep(0)
 
@@ -395,6 +491,10 @@ async def admin_advance(request: Request) -> Response:
         result = ts.store.advance(body)
     except ChangeError as exc:
         return _error(400, "bad_request", str(exc))
+    dialect = dialect_of(ts.tenant)
+    if dialect is not None:
+        svcs = services_of(dialect, ts.tenant)
+        result["changed_sets"] = odata_admin.changed_keys(ts.store, svcs, result["changed"])
     return _json(result)
 
 
@@ -449,9 +549,8 @@ def create_app(
         Route("/{tenant}/oauth/token", token, methods=["POST"]),
         Route("/{tenant}/api/v1/$metadata", get_metadata),
         Route("/{tenant}/api/v1/{entity}", list_entity),
+        Route("/{tenant}/{rest:path}", odata, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    app.state.sandbox = Sandbox(
-        seed, orders, tenants or ["acme", "globex", "initech"], clock, cache_mb << 20
-    )
+    app.state.sandbox = Sandbox(seed, orders, tenants or DEFAULT_TENANTS, clock, cache_mb << 20)
     return app

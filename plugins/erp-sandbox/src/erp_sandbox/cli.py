@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--orders", type=int, default=2000, help="number of sales orders")
-    serve.add_argument("--tenants", default="acme,globex,initech")
+    serve.add_argument("--tenants", default="acme,globex,initech,contoso,bestrun")
     serve.add_argument("--clock", default=DEFAULT_CLOCK, help="starting clock (ISO 8601)")
     serve.add_argument("--cache-mb", type=int, default=512, help="rendered-page cache size")
     serve.add_argument(

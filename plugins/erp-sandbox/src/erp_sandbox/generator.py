@@ -99,8 +99,9 @@ class Timeline:
     at most 1,000 rows, otherwise min(3,000, max(1,001, 60%)) rows.
     """
 
-    def __init__(self, salt: int, n: int, start_us: int, end_us: int) -> None:
+    def __init__(self, salt: int, n: int, start_us: int, end_us: int, quantum: int = 1) -> None:
         self.n = n
+        self.quantum = quantum  # timestamps are floored to a multiple of this
         self.salt_groups = make_salt(salt, "groups")
         self.salt_jitter = make_salt(salt, "jitter")
         self.start = start_us
@@ -133,7 +134,8 @@ class Timeline:
         """Base ModifiedOn (epoch microseconds) of row i."""
         g = self.group_start(i)
         slot = g - self.shrink if g >= self.big_end else g
-        return self.start + int(slot * self.w) + h(self.salt_jitter, g) % self.jmod
+        t = self.start + int(slot * self.w) + h(self.salt_jitter, g) % self.jmod
+        return t - t % self.quantum if self.quantum > 1 else t
 
     def ts_np(self, idx: np.ndarray) -> np.ndarray:
         """Vectorised `ts`."""
@@ -149,7 +151,8 @@ class Timeline:
             gs = np.where(in_big, self.big_start, gs)
         jit = mod_np(h_np(self.salt_jitter, gs), self.jmod)
         slot = np.where(gs >= self.big_end, gs - self.shrink, gs) if self.shrink else gs
-        return self.start + (slot.astype(np.float64) * self.w).astype(np.int64) + jit
+        t = self.start + (slot.astype(np.float64) * self.w).astype(np.int64) + jit
+        return t - t % self.quantum if self.quantum > 1 else t
 
     def first_ge(self, t: int) -> int:
         """Smallest index whose ts >= t (n if none)."""
@@ -227,7 +230,13 @@ class Generator:
             start = clock_us - 3 * 365 * DAY_US
         end = clock_us - 3600 * US
         self.timelines = {
-            stream: Timeline(self._salt(stream, "modified"), self.sizes[stream], start, end)
+            stream: Timeline(
+                self._salt(stream, "modified"),
+                self.sizes[stream],
+                start,
+                end,
+                tenant.quantum(stream),
+            )
             for stream in ("sales_orders", "sales_order_lines", "customers", "vendors", "products")
         }
         self.history_start = start
@@ -367,6 +376,23 @@ class Generator:
     def customer_country(self, cidx: np.ndarray) -> np.ndarray:
         """Country index of customers (consistent with their BillTo)."""
         return mod_np(self._hash("customers", "country", cidx), len(vocab.COUNTRIES))
+
+    def party_names(self, stream: str, idx: np.ndarray) -> list[str]:
+        """Names of customers or vendors by index (as their rows show them)."""
+        country = mod_np(self._hash(stream, "country", idx), len(vocab.COUNTRIES)).tolist()
+        hn = self._hash(stream, "name", idx)
+        sur = mod_np(hn, len(vocab.SURNAMES)).tolist()
+        word = mod_np(hn >> np.uint64(20), len(vocab.COMPANY_WORDS)).tolist()
+        return [
+            f"{vocab.SURNAMES[s]} {vocab.COMPANY_WORDS[w]} "
+            f"{vocab.COMPANY_SUFFIX[vocab.COUNTRIES[c][0]]}"
+            for c, s, w in zip(country, sur, word, strict=True)
+        ]
+
+    def order_currencies(self, order: np.ndarray) -> list[str]:
+        """Currency codes of sales orders by index (their customer's country)."""
+        cust = mod_np(self._hash("sales_orders", "customer", order), self.sizes["customers"])
+        return [vocab.COUNTRIES[c][1] for c in self.customer_country(cust).tolist()]
 
     # -- products --------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from erp_sandbox.generator import (
     US,
     Generator,
     RowSet,
+    first_line_index,
     line_count,
     line_of_index_np,
     micros_to_iso,
@@ -146,6 +147,63 @@ class TenantStore:
         rows, lines_of = self.rowset(stream, idx)
         return self.gen.render(stream, rows, lines_of)
 
+    def render_meta(
+        self, stream: str, idx: np.ndarray
+    ) -> tuple[list[dict[str, Any]], list[int], list[int]]:
+        """Rows by index with their ModifiedOn (epoch microseconds) and versions."""
+        if idx.size == 0:
+            return [], [], []
+        rows, lines_of = self.rowset(stream, idx)
+        rendered = self.gen.render(stream, rows, lines_of)
+        return rendered, rows.modified.tolist(), rows.version.tolist()
+
+    def ordered_indices(
+        self,
+        stream: str,
+        *,
+        since: int | None,
+        before: int | None,
+        after: tuple[int, int] | None,
+        offset: int | None,
+        need: int,
+    ) -> np.ndarray:
+        """Up to `need` row indices in (ModifiedOn, key) order within [since, before)."""
+        return self._select_ordered(
+            self.entities[stream], since=since, before=before, offset=offset, after=after, need=need
+        )
+
+    def count_range(self, stream: str, since: int | None, before: int | None) -> int:
+        """Number of rows with since <= ModifiedOn < before (bounds optional)."""
+        es = self.entities[stream]
+        if ENTITIES[stream].replication_key is None:
+            return es.n_total
+        tl = self.gen.timelines[stream]
+        lo = 0 if since is None else tl.first_ge(since)
+        hi = es.n_base if before is None else max(lo, tl.first_ge(before))
+        ov = es.ordered
+        olo = 0 if since is None else bisect_left(ov, (since, -1))
+        ohi = len(ov) if before is None else max(olo, bisect_left(ov, (before, -1)))
+        return (hi - lo) - es.count_overridden(lo, hi) + (ohi - olo)
+
+    def order_lines(self, orders: list[int]) -> dict[int, list[int]]:
+        """Line indices of sales orders by order index, in line-number order."""
+        lines = self.entities["sales_order_lines"]
+        n_base = self.gen.sizes["sales_orders"]
+        out: dict[int, list[int]] = {}
+        wanted = set()
+        for o in orders:
+            if o < n_base:
+                first = first_line_index(o)
+                out[o] = list(range(first, first + line_count(o)))
+            else:
+                out[o] = []
+                wanted.add(o)
+        if wanted:
+            for li, (o, _ln) in sorted(lines.line_map.items()):
+                if o in wanted:
+                    out[o].append(li)
+        return out
+
     def select(
         self,
         stream: str,
@@ -251,18 +309,21 @@ class TenantStore:
 
     # -- changing -----------------------------------------------------------------
 
-    def _touch(self, es: EntityState, i: int, now: int, new: bool) -> None:
+    def _touch(self, es: EntityState, i: int, now: int, new: bool, content: bool = True) -> None:
+        """Stamp row i with `now`; `content` False keeps its values (a re-stamp only)."""
         ordered = ENTITIES[es.stream].replication_key is not None
+        q = self.tenant.quantum(es.stream)
+        now -= now % q
         old = es.modified.get(i)
         if old is not None:
             if ordered:
                 pos = bisect_left(es.ordered, (old, i))
                 del es.ordered[pos]
-            es.version[i] += 1
+            es.version[i] += 1 if content else 0
         else:
             if i < es.n_base:
                 insort(es.overridden, i)
-            es.version[i] = 0 if new else 1
+            es.version[i] = 0 if new or not content else 1
         if new:
             es.created[i] = now
         es.modified[i] = now
@@ -320,6 +381,8 @@ class TenantStore:
         for name, (stream, kind) in CHANGE_FIELDS.items():
             if kind == "update" and counts.get(name):
                 update(stream, counts[name])
+        if self.tenant.line_edits_touch_order and counts.get("updated_lines"):
+            self._restamp_orders(changed, now)
         out: dict[str, list[Any]] = {}
         nwh = len(vocab.WAREHOUSES)
         for stream, idxs in changed.items():
@@ -328,6 +391,20 @@ class TenantStore:
             else:
                 out[stream] = [i + 1 for i in sorted(set(idxs))]
         return {"clock": self.clock_iso(), "changed": out}
+
+    def _restamp_orders(self, changed: dict[str, list[Any]], now: int) -> None:
+        """Give the orders of edited lines the transaction's timestamp (values unchanged)."""
+        lines = self.entities["sales_order_lines"]
+        orders = self.entities["sales_orders"]
+        done = set(changed["sales_orders"])
+        base = [i for i in changed["sales_order_lines"] if i < lines.n_base]
+        owners, _ = line_of_index_np(np.array(base, dtype=np.int64))
+        owner_list = owners.tolist() + [
+            lines.line_map[i][0] for i in changed["sales_order_lines"] if i >= lines.n_base
+        ]
+        for o in sorted(set(owner_list) - done):
+            self._touch(orders, o, now, new=False, content=False)
+            changed["sales_orders"].append(o)
 
     @staticmethod
     def validate_change(change: Any) -> dict[str, int]:

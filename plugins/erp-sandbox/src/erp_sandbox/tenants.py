@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 OFFSET = "offset"
 CURSOR = "cursor"
 PAGE = "page"
+#: Tenants in OData v4 mode page the OData way (server-driven, `$skiptoken`).
+ODATA = "odata"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,16 @@ class Tenant:
     basic: tuple[tuple[str, str], ...] = ()
     oauth_clients: tuple[tuple[str, str], ...] = ()
     custom_fields: dict[str, tuple[CustomField, ...]] = field(default_factory=dict)
+    #: OData v4 wire dialect (see `erp_sandbox.dialects`); None: the sandbox's REST API.
+    dialect: str | None = None
+    #: Timestamp granularity per stream in microseconds (1 when absent).
+    time_quantum_us: dict[str, int] = field(default_factory=dict)
+    #: Editing a sales order line also re-stamps its order's ModifiedOn.
+    line_edits_touch_order: bool = False
+
+    def quantum(self, stream: str) -> int:
+        """Timestamp granularity of a stream in microseconds."""
+        return self.time_quantum_us.get(stream, 1)
 
     @property
     def offset_suffix(self) -> str:
@@ -112,6 +124,47 @@ TENANTS: dict[str, Tenant] = {
         basic=(("initech", "initech-pass"),),
         custom_fields={
             "products": (CustomField("U_Grade", "string", "Grade", source="grade"),),
+        },
+    ),
+    "contoso": Tenant(
+        name="contoso",
+        paging=ODATA,
+        utc_offset_minutes=0,
+        oauth_clients=(("contoso-client", "contoso-secret"),),
+        dialect="business_central",
+        # Business Central stores datetimes with millisecond precision.
+        time_quantum_us=dict.fromkeys(("sales_orders", "customers", "vendors", "products"), 1000),
+        line_edits_touch_order=True,
+        custom_fields={
+            "customers": (
+                CustomField("contosoSegment", "string", "Segment", source="segment"),
+                CustomField("contosoLoyaltyTier", "integer", "Loyalty tier", source="tier"),
+            ),
+            "products": (
+                CustomField("contosoColor", "string", "Color", source="color"),
+                CustomField("contosoWeightKg", "decimal", "Weight (kg)", scale=3, source="weight"),
+            ),
+        },
+    ),
+    "bestrun": Tenant(
+        name="bestrun",
+        paging=ODATA,
+        utc_offset_minutes=0,
+        basic=(("BESTRUN_COMM", "bestrun-pass"),),
+        dialect="s4hana",
+        # Business partners carry a change timestamp with whole seconds only.
+        time_quantum_us={"customers": 1_000_000, "vendors": 1_000_000},
+        custom_fields={
+            "customers": (
+                CustomField(
+                    "YY1_AccountManager_bus", "string", "Account manager", source="manager"
+                ),
+            ),
+            "products": (
+                CustomField("YY1_Color_PRD", "string", "Color", source="color"),
+                CustomField("YY1_WeightKg_PRD", "decimal", "Weight (kg)", scale=3, source="weight"),
+                CustomField("YY1_Hazardous_PRD", "boolean", "Hazardous", source="hazardous"),
+            ),
         },
     ),
 }

@@ -23,13 +23,36 @@ from typing import Any
 
 import requests
 
-DEFAULT_TENANTS = ("acme", "globex", "initech")
+DEFAULT_TENANTS = ("acme", "globex", "initech", "contoso", "bestrun")
 
 #: Credentials of the built-in tenants, for clients under test.
 CREDENTIALS: dict[str, dict[str, str]] = {
     "acme": {"api_key": "acme-key-123", "bearer_token": "acme-pat-123"},
     "globex": {"client_id": "globex-client", "client_secret": "globex-secret"},
     "initech": {"username": "initech", "password": "initech-pass"},
+    "contoso": {
+        "client_id": "contoso-client",
+        "client_secret": "contoso-secret",
+        "scope": "https://api.businesscentral.dynamics.com/.default",
+        "token_path": "oauth2/v2.0/token",
+    },
+    "bestrun": {"username": "BESTRUN_COMM", "password": "bestrun-pass"},
+}
+
+#: Service roots (below the tenant URL) of the tenants in OData v4 mode.
+ODATA_SERVICES: dict[str, dict[str, str]] = {
+    "contoso": {
+        "standard": "api/v2.0",
+        "custom": "api/contoso/erp/v1.0",
+    },
+    "bestrun": {
+        "sales_order": "sap/opu/odata4/sap/api_salesorder/srvd_a2x/sap/salesorder/0001",
+        "product": "sap/opu/odata4/sap/api_product/srvd_a2x/sap/product/0002",
+        "business_partner": (
+            "sap/opu/odata4/sap/api_business_partner/srvd_a2x/sap/businesspartner/0001"
+        ),
+        "material_stock": ("sap/opu/odata4/sap/api_material_stock/srvd_a2x/sap/materialstock/0001"),
+    },
 }
 
 
@@ -58,6 +81,17 @@ class SandboxServer:
         """Base URL of a tenant, e.g. http://127.0.0.1:PORT/acme."""
         return f"{self.url}/{tenant}"
 
+    def service_url(self, tenant: str, service: str) -> str:
+        """Root URL of an OData service of a tenant (see ODATA_SERVICES), no trailing slash."""
+        return f"{self.url}/{tenant}/{ODATA_SERVICES[tenant][service]}"
+
+    def company_url(self, tenant: str = "contoso", service: str = "standard") -> str:
+        """URL of the one company of a Business Central tenant: .../companies(ID)."""
+        root = self.service_url(tenant, service)
+        resp = self.session.get(f"{root}/companies", headers=self.auth_headers(tenant), timeout=30)
+        resp.raise_for_status()
+        return f"{root}/companies({resp.json()['value'][0]['id']})"
+
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         resp = self.session.request(method, f"{self.url}/_admin/{path}", json=body, timeout=60)
         resp.raise_for_status()
@@ -68,7 +102,11 @@ class SandboxServer:
         return self._admin("GET", f"{tenant}/stats")
 
     def records(self, tenant: str, entity: str) -> list[dict[str, Any]]:
-        """Every current row of an entity (stream name), ordered by primary key."""
+        """Every current row of an entity, ordered by primary key.
+
+        `entity` is a stream name, or for an OData tenant an entity set name (rows as
+        the set serves them, without `@odata.etag`).
+        """
         url = f"{self.url}/_admin/{tenant}/records/{entity}"
         resp = self.session.get(url, timeout=300)
         resp.raise_for_status()
@@ -96,10 +134,20 @@ class SandboxServer:
 
         if tenant == "acme":
             return {"X-API-Key": CREDENTIALS["acme"]["api_key"]}
-        if tenant == "initech":
-            c = CREDENTIALS["initech"]
+        if tenant in ("initech", "bestrun"):
+            c = CREDENTIALS[tenant]
             raw = base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
             return {"Authorization": f"Basic {raw}"}
+        if tenant == "contoso":
+            c = CREDENTIALS["contoso"]
+            form = {k: c[k] for k in ("client_id", "client_secret", "scope")}
+            resp = self.session.post(
+                f"{self.url}/contoso/{c['token_path']}",
+                data={"grant_type": "client_credentials", **form},
+                timeout=30,
+            )
+            resp.raise_for_status()
+            return {"Authorization": f"Bearer {resp.json()['access_token']}"}
         if tenant == "globex":
             c = CREDENTIALS["globex"]
             resp = self.session.post(

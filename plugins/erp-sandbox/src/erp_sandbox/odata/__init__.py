@@ -1,0 +1,1 @@
+"""Shared OData v4 mechanics: model, `$filter`, query options, paging, JSON and CSDL."""
