@@ -13,6 +13,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_erp.batches import local_root, sweep_stale, write_batches
 from tap_erp.dialect.decoders import chain
+from tap_erp.dialect.selectors import NOTHING
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
     IncrementalReader,
@@ -167,6 +168,8 @@ class ERPStream(SDKInternals):
         fields of a static schema)."""
         known = frozenset(self.effective_schema.get("properties", {}))
         decode = chain(self.spec.decoders, self.effective_schema)
+        derive = self.spec.derive
+        sources = {selector.head for _, selector in derive} - known - {None}
         warned: set[str] = set()
 
         def strip_unknown(rows: Rows) -> Rows:
@@ -175,6 +178,13 @@ class ERPStream(SDKInternals):
                 return rows
             if decode is not None:
                 rows = decode(rows)
+            if derive:
+                for row in rows:
+                    for name, selector in derive:
+                        value = selector.find(row)
+                        row[name] = None if value is NOTHING else value
+                    for source in sources:
+                        row.pop(source, None)
             extra = (rows[0].keys() | rows[-1].keys()) - known
             if extra:
                 if extra - warned:
@@ -197,13 +207,18 @@ class ERPStream(SDKInternals):
         """The ERP fields to ask for (`{fields}`): selected, and not added by the tap."""
         spec = self.spec
         added = {name for name, _ in spec.records.inherit}
+        added |= {name for name, _ in spec.derive}
         if spec.parent is not None:
             added |= {name for name, _ in spec.parent.fields}
-        return [
+        names = [
             name
             for name in self.schema.get("properties", {})
             if name not in added and self.mask.get(("properties", name), True)
         ]
+        for name, selector in spec.derive:
+            if self.mask.get(("properties", name), True) and selector.field_path not in names:
+                names.append(selector.field_path)
+        return names
 
     def _pager(
         self,

@@ -169,6 +169,7 @@ class StreamSpec:
     paginator: str | None
     decoders: tuple[str, ...]
     parent: ParentSpec | None
+    derive: tuple[tuple[str, Selector], ...]
     metadata_entity: str
     schema_name: str
 
@@ -483,6 +484,10 @@ class _Compiler:
             paginator=stream.paginator,
             decoders=decoders,
             parent=parent,
+            derive=tuple(
+                (field, Selector(path, f"{where}.derive.{field}"))
+                for field, path in stream.derive.items()
+            ),
             metadata_entity=stream.metadata_entity or name,
             schema_name=stream.schema or name,
         )

@@ -171,6 +171,7 @@ SCHEMA = {
                 "day": "2024-01-02",
             },
         ),
+        ("tryton", {"__name__": "party.party", "active": 1}, {"active": True}),
         ("false_as_null", {"name": False, "active": False}, {"name": None, "active": False}),
         ("pair_ids", {"partner": [7, "Acme"]}, {"partner": 7}),
         ("decimal_strings", {"amount": "12.3400"}, {"amount": decimal.Decimal("12.3400")}),
@@ -238,6 +239,11 @@ def test_odata_csdl_fields_of_an_entity_set():
 
 def test_tryton_fields():
     fmt = METADATA_FORMATS["tryton_fields"]
+    doc = {
+        "price": {"type": "numeric", "digits": "[null, 4]"},
+        "qty": {"type": "float", "digits": '"unit"'},
+    }
+    assert [(f.name, f.scale) for f in fmt.fields(doc, "m", "")] == [("price", 4), ("qty", None)]
     doc = {
         "total": {"type": "numeric", "digits": [16, 2], "string": "Total"},
         "name": {"type": "char", "required": True},

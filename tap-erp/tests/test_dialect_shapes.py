@@ -49,6 +49,11 @@ streams:
       request: {{path: warehouses}}
       paginator: single
       fields: {{WhsCode: code}}
+  customers:
+    request: {{path: parties, query: {{f: "{{fields}}"}}}}
+    paginator: single
+    primary_keys: [CustomerKey]
+    derive: {{CardCode: "addresses[0].country.code", EmailAddress: "contact.email"}}
   sales_order_lines:
     paginator: single
     records: {{path: value, each: lines, inherit: {{DocEntry: id, ModifiedOn: changed}}}}
@@ -62,6 +67,10 @@ STOCK = {
     1: [{"ItemKey": k, "OnHand": k * 1.5} for k in range(1, 6)],
     2: [{"ItemKey": 9, "OnHand": 2}],
 }
+PARTIES = [
+    {"CustomerKey": 1, "addresses": [{"country": {"code": "DE"}}], "contact": {"email": "a@x"}},
+    {"CustomerKey": 2, "addresses": [], "contact": None},
+]
 ORDERS = [
     {"id": 10, "changed": "2025-01-01T00:00:00Z", "lines": [{"LineKey": 100}, {"LineKey": 101}]},
     {"id": 11, "changed": "2025-01-02T00:00:00Z", "lines": []},
@@ -99,6 +108,8 @@ class Shapes:
             rows = STOCK[context["locations"][0]]
             offset, limit = int(params["offset"]), int(params["limit"])
             return FakeResponse(200, rows[offset : offset + limit])
+        if path == "parties":
+            return FakeResponse(200, PARTIES)
         if path == "orders":
             since = params.get("since")
             rows = [o for o in ORDERS if since is None or o["changed"] >= since[:19] + "Z"]
@@ -174,3 +185,16 @@ def test_a_required_profile_setting_is_named(shapes):
         ConfigValidationError, match="setting 'company': required by profile 'shapes'"
     ):
         build_runtime(config)
+
+
+def test_derived_fields_are_read_from_paths_and_asked_for_by_path(shapes):
+    fake, config = shapes
+    run = select_only(config, fake, {"customers"})
+    rows = [(r["CustomerKey"], r["CardCode"], r["EmailAddress"]) for r in run.records("customers")]
+    assert rows == [(1, "DE", "a@x"), (2, None, None)]
+    assert all("addresses" not in r and "contact" not in r for r in run.records("customers"))
+    (asked,) = [params["f"] for _, path, params, _ in fake.log if path == "parties"]
+    assert "addresses.country.code" in asked
+    assert "contact.email" in asked
+    assert "CardCode" not in asked
+    assert "CustomerKey" in asked

@@ -95,14 +95,21 @@ def _tryton_any(value: t.Any) -> t.Any:
     return value
 
 
-def tryton(_schema: dict) -> RowsDecoder:
-    """Tryton's typed objects (Decimal, datetime, date, time, timedelta, bytes)."""
+def tryton(schema: dict) -> RowsDecoder:
+    """Tryton's typed objects (Decimal, datetime, date, time, timedelta, bytes), 1/0 in
+    boolean fields (SQLite), the `__name__` of each row left out."""
+    booleans = _fields(schema, lambda p: "boolean" in _types(p))
 
     def decode(rows: Rows) -> Rows:
         for row in rows:
+            row.pop("__name__", None)
             for name, value in row.items():
                 if type(value) is dict or type(value) is list:
                     row[name] = _tryton_any(value)
+            for name in booleans:
+                value = row.get(name)
+                if type(value) is int:
+                    row[name] = bool(value)
         return rows
 
     return decode

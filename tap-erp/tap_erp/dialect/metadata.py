@@ -135,6 +135,11 @@ def _tryton_fields(document: t.Any, _entity: str, _path: str) -> list[Field] | N
         if not isinstance(raw, dict):
             continue
         digits = raw.get("digits")
+        if isinstance(digits, str):  # JSON text, or the name of a field holding digits
+            try:
+                digits = orjson.loads(digits)
+            except orjson.JSONDecodeError:
+                digits = None
         scale = digits[1] if isinstance(digits, list) and len(digits) == 2 else None
         out.append(
             Field(

@@ -41,6 +41,16 @@ class Selector:
             pos = match.end()
 
     @property
+    def field_path(self) -> str:
+        """The dotted field path it reads, list indexes left out (`addresses.city`)."""
+        return ".".join(p for p in self.parts if isinstance(p, str))
+
+    @property
+    def head(self) -> str | None:
+        """The top-level key it reads."""
+        return next((p for p in self.parts if isinstance(p, str)), None)
+
+    @property
     def is_root(self) -> bool:
         """Whether the selector is the body itself."""
         return not self.parts

@@ -355,6 +355,16 @@ class Stream(Base, kw_only=True):
         list[str] | None, Doc(description="Value decoders (default: the profile's).")
     ] = None
     parent: t.Annotated[Parent | None, Doc(description="Read once per parent row.")] = None
+    derive: t.Annotated[
+        dict[str, str],
+        Doc(
+            description=(
+                "Fields computed on each row from a selector over the row (e.g. "
+                "`currency_code: currency.code`, `billing_city: addresses[0].city`); "
+                "`{fields}` lists the selector's path (`currency.code`) instead."
+            )
+        ),
+    ] = {}
     metadata_entity: t.Annotated[
         str | None, Doc(description="Name of the entity in the metadata (default: the stream's).")
     ] = None
