@@ -169,6 +169,7 @@ class ERPStream(SDKInternals):
         known = frozenset(self.effective_schema.get("properties", {}))
         decode = chain(self.spec.decoders, self.effective_schema)
         derive = self.spec.derive
+        constants = self.spec.constants
         sources = {selector.head for _, selector in derive} - known - {None}
         warned: set[str] = set()
 
@@ -180,11 +181,14 @@ class ERPStream(SDKInternals):
                 rows = decode(rows)
             if derive:
                 for row in rows:
-                    for name, selector in derive:
-                        value = selector.find(row)
+                    found = [(name, selector.find(row)) for name, selector in derive]
+                    for name, value in found:
                         row[name] = None if value is NOTHING else value
                     for source in sources:
                         row.pop(source, None)
+            if constants:
+                for row in rows:
+                    row.update(constants)
             extra = (rows[0].keys() | rows[-1].keys()) - known
             if extra:
                 if extra - warned:
@@ -208,6 +212,7 @@ class ERPStream(SDKInternals):
         spec = self.spec
         added = {name for name, _ in spec.records.inherit}
         added |= {name for name, _ in spec.derive}
+        added |= {name for name, _ in spec.constants}
         if spec.parent is not None:
             added |= {name for name, _ in spec.parent.fields}
         names = [

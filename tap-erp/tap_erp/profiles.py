@@ -170,6 +170,7 @@ class StreamSpec:
     decoders: tuple[str, ...]
     parent: ParentSpec | None
     derive: tuple[tuple[str, Selector], ...]
+    constants: tuple[tuple[str, t.Any], ...]
     metadata_entity: str
     schema_name: str
 
@@ -488,6 +489,7 @@ class _Compiler:
                 (field, Selector(path, f"{where}.derive.{field}"))
                 for field, path in stream.derive.items()
             ),
+            constants=tuple(stream.constants.items()),
             metadata_entity=stream.metadata_entity or name,
             schema_name=stream.schema or name,
         )

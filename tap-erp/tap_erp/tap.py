@@ -385,7 +385,26 @@ def _setting_values(config: t.Mapping[str, t.Any], profile: Profile) -> dict[str
             values[name] = setting.default
         if setting.required and values.get(name) in (None, ""):
             raise _invalid(name, f"required by profile '{profile.name}': {setting.description}")
+        values[name] = _setting_kind(name, values.get(name), setting.kind)
     return values
+
+
+def _setting_kind(name: str, value: t.Any, kind: str) -> t.Any:
+    """A profile setting given as text (an environment variable) read as its kind."""
+    if not isinstance(value, str) or kind == "string":
+        return value
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean" and value.lower() in {"true", "false", "1", "0"}:
+            return value.lower() in {"true", "1"}
+        if kind in {"array", "object"}:
+            return json.loads(value)
+    except ValueError:
+        pass
+    raise _invalid(name, f"{value!r} is not a valid {kind}")
 
 
 def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:

@@ -54,6 +54,7 @@ streams:
     paginator: single
     primary_keys: [CustomerKey]
     derive: {{CardCode: "addresses[0].country.code", EmailAddress: "contact.email"}}
+    constants: {{CreditLimit: 0, Phone1: null}}
   sales_order_lines:
     paginator: single
     records: {{path: value, each: lines, inherit: {{DocEntry: id, ModifiedOn: changed}}}}
@@ -192,9 +193,23 @@ def test_derived_fields_are_read_from_paths_and_asked_for_by_path(shapes):
     run = select_only(config, fake, {"customers"})
     rows = [(r["CustomerKey"], r["CardCode"], r["EmailAddress"]) for r in run.records("customers")]
     assert rows == [(1, "DE", "a@x"), (2, None, None)]
+    assert {(r["CreditLimit"], r["Phone1"]) for r in run.records("customers")} == {(0, None)}
     assert all("addresses" not in r and "contact" not in r for r in run.records("customers"))
     (asked,) = [params["f"] for _, path, params, _ in fake.log if path == "parties"]
     assert "addresses.country.code" in asked
     assert "contact.email" in asked
     assert "CardCode" not in asked
+    assert "CreditLimit" not in asked
     assert "CustomerKey" in asked
+
+
+def test_profile_settings_given_as_text_are_read_as_their_kind(shapes):
+    from singer_sdk.exceptions import ConfigValidationError
+    from tap_erp.tap import build_runtime
+
+    _, config = shapes
+    assert build_runtime({**config, "company": "3"}).config["company"] == 3
+    with pytest.raises(
+        ConfigValidationError, match="setting 'company': 'three' is not a valid integer"
+    ):
+        build_runtime({**config, "company": "three"})

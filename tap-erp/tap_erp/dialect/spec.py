@@ -365,6 +365,15 @@ class Stream(Base, kw_only=True):
             )
         ),
     ] = {}
+    constants: t.Annotated[
+        dict[str, t.Any],
+        Doc(
+            description=(
+                "Values of fields the ERP does not have, typed by the core schema (e.g. "
+                "`discount_amount: 0` where it has no line discounts, `credit_limit: null`)."
+            )
+        ),
+    ] = {}
     metadata_entity: t.Annotated[
         str | None, Doc(description="Name of the entity in the metadata (default: the stream's).")
     ] = None
