@@ -760,13 +760,21 @@ def bad_inputs(env: Env) -> list[BadInput]:
                 r"no-such-bucket-rel",
             ),
         ]
+        profiles = Path(tempfile.mkdtemp(prefix="bad-profiles-"))
+        runs += [
+            (case, {"TAP_ERP_PROFILE": str(broken_profile(profiles, case, edit))}, pattern)
+            for case, edit, pattern in BROKEN_PROFILES
+        ]
         for case, extra, pattern in runs:
             run = run_cli([MELTANO, *DEMO_RUN], dict(ctx.env, **extra), timeout=120)
-            results.append(_judge(case, run, pattern))
-        lake_empty = not any(True for _ in ctx.lake().keys(""))
-        if not lake_empty:
+            result = _judge(case, run, pattern)
+            if "404" in case and "retry" in run.output:
+                result.ok, result.note = False, "a 404 was retried"
+            results.append(result)
+        landed = [k for k in ctx.lake().keys("") if "/_audit/" not in k]
+        if landed:
             results.append(
-                BadInput("(bad inputs landed data)", 0, "objects found", False, False, False)
+                BadInput("(bad inputs landed data)", 0, ", ".join(landed[:3]), False, False, False)
             )
     with env.sandbox() as erp, new_ctx(erp, env.s3, "globex") as ctx:
         wrong = dict(ctx.env, TAP_ERP_CLIENT_SECRET="wrong-key-9f3")
@@ -777,6 +785,50 @@ def bad_inputs(env: Env) -> list[BadInput]:
     results.append(denied_write(env))
     results.append(schema_violation(env))
     return results
+
+
+SANDBOX_PROFILE = ROOT / "tap-erp" / "tap_erp" / "profiles" / "erp_sandbox.yaml"
+
+#: (case, edit of the sandbox profile, pattern of the one line that must name it)
+BROKEN_PROFILES: list[tuple[str, Callable[[dict], None], str]] = [
+    (
+        "profile: unknown key",
+        lambda p: p["streams"]["sales_orders"]["request"].update(methd="GET"),
+        r"streams\.sales_orders\.request.*unknown key 'methd'",
+    ),
+    (
+        "profile: wrong type",
+        lambda p: p["streams"]["customers"].update(primary_keys="CustomerKey"),
+        r"streams\.customers\.primary_keys.*expected `array`",
+    ),
+    (
+        "profile: unknown placeholder",
+        lambda p: p["defaults"]["request"]["query"].update(modified_since="{sincee}"),
+        r"'defaults\.request\.query\.modified_since': unknown placeholder \{sincee\}",
+    ),
+    (
+        "profile: selector that matches nothing",
+        lambda p: p["defaults"].update(records="rows"),
+        r"selector 'rows' matched nothing; the response has keys",
+    ),
+    (
+        "profile: path the ERP does not know (404, not retried; first stream)",
+        lambda p: p["streams"]["customers"]["request"].update(path="api/v1/no-such-thing"),
+        r"HTTP 404 from GET .*no-such-thing",
+    ),
+]
+
+
+def broken_profile(folder: Path, case: str, edit: Callable[[dict], None]) -> Path:
+    """The sandbox profile with one edit, as a file of one's own."""
+    import yaml
+
+    profile = yaml.safe_load(SANDBOX_PROFILE.read_text())
+    profile["schemas_dir"] = str(SANDBOX_PROFILE.parent.parent / "schemas" / "erp_sandbox")
+    edit(profile)
+    path = folder / (re.sub(r"\W+", "_", case).strip("_") + ".yaml")
+    path.write_text(yaml.safe_dump(profile))
+    return path
 
 
 def denied_write(env: Env) -> BadInput:

@@ -421,6 +421,20 @@ class _Compiler:
             (f"paginators.{n}.query.{k}", v) for n, q in self.queries.items() for k, v in q.items()
         ]
         self.default_records = _records(decl.defaults.records, "defaults.records")
+        self._check_defaults(decl.defaults.request)
+
+    @staticmethod
+    def _check_defaults(request: spec.Request) -> None:
+        """Errors in the default request named where they are written, not per stream."""
+        where = "defaults.request"
+        allowed = _KINDS["child_request"]
+        if request.path is not None:
+            compile_template(request.path, f"{where}.path", allowed)
+        for part in ("query", "headers"):
+            for key, value in getattr(request, part).items():
+                compile_template(value, f"{where}.{part}.{key}", allowed)
+        if request.body is not None:
+            compile_template(request.body, f"{where}.body", allowed)
 
     def request(self, layers: list[spec.Request], where: str, kind: str) -> RequestTemplate:
         request = RequestTemplate(layers, where, kind)

@@ -325,6 +325,10 @@ DELETE = object()
         (edit("page_size.default", "many"), "'page_size.default': expected `int`, got `str`"),
         (edit("page_size", DELETE), "'page_size' is required"),
         (
+            edit("defaults.request.query", {"modified_since": "{sincee}"}),
+            r"'defaults.request.query.modified_since': unknown placeholder \{sincee\}",
+        ),
+        (
             edit("streams.customers.request.query", {"since": "{sincee}"}),
             r"'streams.customers.request.query.since': unknown placeholder \{sincee\}",
         ),
