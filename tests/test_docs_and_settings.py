@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,42 @@ def test_a_wrong_choice_is_one_line_that_lists_the_choices(project):
     assert "Traceback" not in output
     assert "pagination_style" in output
     assert "cursor" in output
+
+
+def client_environments() -> list[str]:
+    names = []
+    for path in sorted((ROOT / "clients").glob("*.meltano.yml")):
+        names += [e["name"] for e in yaml.safe_load(path.read_text())["environments"]]
+    return [n for n in names if n != "demo"]  # demo needs no .env
+
+
+def test_the_env_file_alone_configures_every_client(tmp_path):
+    """The README's recipe: `cp .env.example .env`, nothing exported, then run a client."""
+    import shutil
+
+    shutil.copy(ROOT / "meltano.yml", tmp_path / "meltano.yml")
+    shutil.copytree(ROOT / "clients", tmp_path / "clients")
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+    }
+    for client in client_environments():
+        for plugin, names in (
+            ("target-s3", ("bucket", "prefix", "client_id", "endpoint_url")),
+            ("erp-quality", ("bucket", "prefix", "client_id", "endpoint_url")),
+            ("tap-erp", ("base_url",)),
+        ):
+            out = subprocess.run(
+                [str(BIN / "meltano"), f"--environment={client}", "config", "print", plugin],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            config = json.loads(out[out.index("{") :])
+            missing = [n for n in names if not config.get(n)]
+            assert not missing, f"{client}: {plugin} gets no {missing} from .env"
