@@ -208,7 +208,11 @@ class ERPStream(SDKInternals):
 
     @functools.cached_property
     def _selected_fields(self) -> list[str]:
-        """The ERP fields to ask for (`{fields}`): selected, and not added by the tap."""
+        """The ERP fields to ask for (`{fields}`): selected, and not added by the tap.
+
+        Read from the catalog's schema when one is given: it has the custom fields
+        discovery added, which the core schema lacks.
+        """
         spec = self.spec
         added = {name for name, _ in spec.records.inherit}
         added |= {name for name, _ in spec.derive}
@@ -217,7 +221,7 @@ class ERPStream(SDKInternals):
             added |= {name for name, _ in spec.parent.fields}
         names = [
             name
-            for name in self.schema.get("properties", {})
+            for name in self.effective_schema.get("properties", {})
             if name not in added and self.mask.get(("properties", name), True)
         ]
         for name, selector in spec.derive:

@@ -172,6 +172,8 @@ class StreamSpec:
     derive: tuple[tuple[str, Selector], ...]
     constants: tuple[tuple[str, t.Any], ...]
     metadata_entity: str
+    #: The stream's own metadata request (None: the profile's).
+    metadata_request: RequestTemplate | None
     schema_name: str
 
     @property
@@ -189,11 +191,6 @@ class MetadataSpec:
     format_name: str
     type_map: dict[str, str]
     custom_fields: str | None
-
-    @property
-    def per_entity(self) -> bool:
-        """Whether each stream's metadata is a request of its own."""
-        return self.request.uses("entity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -505,8 +502,19 @@ class _Compiler:
             ),
             constants=tuple(stream.constants.items()),
             metadata_entity=stream.metadata_entity or name,
+            metadata_request=self.metadata_request(where, stream),
             schema_name=stream.schema or name,
         )
+
+    def metadata_request(self, where: str, stream: spec.Stream) -> RequestTemplate | None:
+        if stream.metadata_request is None:
+            return None
+        _check(
+            self.decl.metadata is not None,
+            f"'{where}.metadata_request': the profile has no 'metadata' (format, request)",
+        )
+        layers = [t.cast("spec.Metadata", self.decl.metadata).request, stream.metadata_request]
+        return self.request(layers, f"{where}.metadata_request", "metadata")
 
     def metadata(self, meta: spec.Metadata) -> MetadataSpec:
         _known(meta.format, METADATA_FORMATS, "metadata.format", "format")

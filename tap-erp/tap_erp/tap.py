@@ -328,7 +328,12 @@ def build_authenticator(
         method.token_url, values, f"{where}.token_url"
     )
     if not token_url:
-        raise _invalid("token_url", f"required when auth_method is {name!r}")
+        from tap_erp.dialect.templates import compile_template
+
+        names = compile_template(method.token_url, where, frozenset({"config"})).names
+        reads = sorted(n.split(".", 1)[1] for n in names)
+        hint = f" (or set {', '.join(reads)}, which the profile's token URL reads)" if reads else ""
+        raise _invalid("token_url", f"required when auth_method is {name!r}{hint}")
     if not token_url.startswith(("http://", "https://")):
         token_url = f"{base_url}/{token_url.lstrip('/')}"
     return OAuth2ClientCredentials(
@@ -385,7 +390,9 @@ def _setting_values(config: t.Mapping[str, t.Any], profile: Profile) -> dict[str
             values[name] = setting.default
         if setting.required and values.get(name) in (None, ""):
             raise _invalid(name, f"required by profile '{profile.name}': {setting.description}")
-        values[name] = _setting_kind(name, values.get(name), setting.kind)
+        # Empty text (an unset environment variable) is no value: templates leave it out.
+        value = values.get(name)
+        values[name] = _setting_kind(name, None if value == "" else value, setting.kind)
     return values
 
 
@@ -520,14 +527,25 @@ class TapERP(Tap):
             self._runtime = build_runtime(self.config)
         return self._runtime
 
-    def _metadata_document(self, entity: str | None) -> t.Any:
-        """The ERP's metadata document (of one entity when the request names it), parsed;
-        None when the ERP has no metadata endpoint there."""
+    def _metadata_document(
+        self, request: RequestTemplate, entity: str, read: dict[tuple, t.Any]
+    ) -> t.Any:
+        """The metadata document `request` asks for (of `entity` when it names it),
+        parsed; None when the ERP has no metadata endpoint there. Each document is
+        read once (`read`: documents by request)."""
         runtime = self.runtime
         meta = t.cast("MetadataSpec", runtime.profile.metadata)
-        rendered = meta.request.render(
+        rendered = request.render(
             {"config": runtime.config, "entity": entity}, runtime.http.base_url
         )
+        key = (
+            rendered.method,
+            rendered.url,
+            json.dumps(rendered.params, sort_keys=True),
+            json.dumps(rendered.json, sort_keys=True, default=str),
+        )
+        if key in read:
+            return read[key]
         try:
             reply = runtime.http.send(
                 rendered.method,
@@ -544,8 +562,10 @@ class TapERP(Tap):
                 "Metadata endpoint unavailable (%s): using static schemas (no custom fields)",
                 exc,
             )
+            read[key] = None
             return None
-        return meta.format.read(reply.body)
+        read[key] = meta.format.read(reply.body)
+        return read[key]
 
     def _schemas(self, streams: list[type[ERPStream]]) -> dict[str, dict]:
         """Core schemas, plus custom fields from the metadata endpoint at discovery."""
@@ -561,13 +581,12 @@ class TapERP(Tap):
                 profile.name,
             )
             return core
-        shared = None if meta.per_entity else self._metadata_document(None)
+        read: dict[tuple, t.Any] = {}
         merged = {}
         for cls in streams:
             stream = profile.streams[cls.entity]
-            document = (
-                self._metadata_document(stream.metadata_entity) if meta.per_entity else shared
-            )
+            request = stream.metadata_request or meta.request
+            document = self._metadata_document(request, stream.metadata_entity, read)
             fields = (
                 None
                 if document is None

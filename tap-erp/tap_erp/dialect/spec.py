@@ -274,7 +274,7 @@ class Metadata(Base, kw_only=True):
         Doc(
             description=(
                 "Request of the metadata document; with `{entity}` in it, one request "
-                "per stream (its `metadata_entity`)."
+                "per stream (its `metadata_entity`). Each document is read once."
             )
         ),
     ]
@@ -376,6 +376,16 @@ class Stream(Base, kw_only=True):
     ] = {}
     metadata_entity: t.Annotated[
         str | None, Doc(description="Name of the entity in the metadata (default: the stream's).")
+    ] = None
+    metadata_request: t.Annotated[
+        Request | None,
+        Doc(
+            description=(
+                "The stream's own metadata request, over `metadata.request` (an ERP "
+                "whose entities sit in services of their own, each with its metadata "
+                "document)."
+            )
+        ),
     ] = None
     schema: t.Annotated[
         str | None, Doc(description="Core schema file name in the schema folder (default: stream).")
