@@ -27,6 +27,7 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from tap_erp.auth import Authenticator
+    from tap_erp.profiles import Rendered
 
 #: A page body is read in chunks of this size (requests' default is 10 KiB).
 BODY_CHUNK_BYTES = 1 << 20
@@ -253,6 +254,20 @@ class HttpClient:
     def get_json(self, url: str, params: dict[str, t.Any] | None = None) -> t.Any:
         """GET an authenticated JSON resource, retrying transient failures."""
         return self.send("GET", url, params=params).body
+
+    def request(
+        self, rendered: Rendered, *, authenticated: bool = True, raw: bool = False
+    ) -> Reply:
+        """Send a request rendered from a profile's template."""
+        return self.send(
+            rendered.method,
+            rendered.url,
+            params=rendered.params,
+            headers=rendered.headers,
+            json_body=rendered.json,
+            authenticated=authenticated,
+            raw=raw,
+        )
 
     def post_token(self, url: str, data: dict[str, str], headers: dict[str, str]) -> t.Any:
         """POST a token request (form encoded); 400/401/403 are authentication failures."""

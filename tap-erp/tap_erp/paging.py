@@ -131,13 +131,7 @@ class Pager:
             self.http.base_url,
             self.paginator_query,
         )
-        return self.http.send(
-            rendered.method,
-            rendered.url,
-            params=rendered.params,
-            headers=rendered.headers,
-            json_body=rendered.json,
-        )
+        return self.http.request(rendered)
 
     def pages(self, filters: Mapping[str, t.Any]) -> Iterator[Rows]:
         """Every page of the result set, first to last."""

@@ -359,14 +359,7 @@ def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Call
     def login() -> str:
         rendered = request.render(values, http.base_url)
         try:
-            reply = http.send(
-                rendered.method,
-                rendered.url,
-                params=rendered.params,
-                headers=rendered.headers,
-                json_body=rendered.json,
-                authenticated=False,
-            )
+            reply = http.request(rendered, authenticated=False)
         except HTTPStatusError as exc:
             msg = f"authentication failed for {http.base_url}: login answered {exc}"
             raise AuthenticationError(msg) from None
@@ -547,14 +540,7 @@ class TapERP(Tap):
         if key in read:
             return read[key]
         try:
-            reply = runtime.http.send(
-                rendered.method,
-                rendered.url,
-                params=rendered.params,
-                headers=rendered.headers,
-                json_body=rendered.json,
-                raw=True,
-            )
+            reply = runtime.http.request(rendered, raw=True)
         except HTTPStatusError as exc:
             if exc.status not in {404, 405, 501}:
                 raise
