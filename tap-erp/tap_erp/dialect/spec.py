@@ -87,8 +87,8 @@ class StopRules(Base, kw_only=True):
     ] = None
 
 
-class OffsetPaginator(Base, tag="offset", tag_field="type", kw_only=True):
-    """Rows addressed by position: the request places `{offset}` and `{limit}`."""
+class _Positional(Base, kw_only=True):
+    """What offset and page paginators share."""
 
     query: t.Annotated[
         dict[str, Template],
@@ -99,17 +99,14 @@ class OffsetPaginator(Base, tag="offset", tag_field="type", kw_only=True):
     ] = StopRules()
 
 
-class PagePaginator(Base, tag="page", tag_field="type", kw_only=True):
+class OffsetPaginator(_Positional, tag="offset", tag_field="type", kw_only=True):
+    """Rows addressed by position: the request places `{offset}` and `{limit}`."""
+
+
+class PagePaginator(_Positional, tag="page", tag_field="type", kw_only=True):
     """Pages by number: the request places `{page}` and `{limit}`."""
 
     first_page: t.Annotated[int, Doc(description="Number of the first page.")] = 1
-    query: t.Annotated[
-        dict[str, Template],
-        Doc(description="Query parameters this paginator adds to every request."),
-    ] = {}
-    stop: t.Annotated[
-        StopRules, Doc(description="Stop rules; default: a page shorter than `{limit}`.")
-    ] = StopRules()
 
 
 class NextLinkPaginator(Base, tag="next_link", tag_field="type", kw_only=True):
