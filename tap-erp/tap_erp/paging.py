@@ -123,6 +123,17 @@ class Pager:
         self.size = page_size
         self.values = dict(values or {})
         self.add_fields = tuple((add_fields or {}).items())
+        #: The paginator's selectors (has_more, total, cursor, next), compiled once.
+        self.selectors = {
+            name: Selector(text)
+            for name, text in (
+                ("has_more", getattr(getattr(paginator, "stop", None), "has_more", None)),
+                ("total", getattr(getattr(paginator, "stop", None), "total", None)),
+                ("cursor", getattr(paginator, "cursor", None)),
+                ("next", getattr(paginator, "next", None)),
+            )
+            if text
+        }
 
     def send(self, **values: t.Any) -> Reply:
         """One request of the stream with these placeholder values."""
@@ -175,9 +186,9 @@ class PositionalPager(Pager):
     def _more(self, reply: Reply, rows: Rows, position: int) -> bool:
         stop = t.cast("spec.OffsetPaginator", self.paginator).stop
         if stop.has_more:
-            return bool(Selector(stop.has_more).find(reply.body) not in (NOTHING, None, False))
+            return bool(self.selectors["has_more"].find(reply.body) not in (NOTHING, None, False))
         if stop.total:
-            total = Selector(stop.total).find(reply.body)
+            total = self.selectors["total"].find(reply.body)
             if isinstance(total, int):
                 return position + len(rows) < total
         return len(rows) >= self.size
@@ -255,7 +266,7 @@ class LinkPager(Pager):
         while True:
             yield self.rows_of(reply)
             if isinstance(paginator, spec.CursorPaginator):
-                token = Selector(paginator.cursor).find(reply.body)
+                token = self.selectors["cursor"].find(reply.body)
                 if token in (NOTHING, None, ""):
                     return
                 reply = self.send(**filters, cursor=token)
@@ -278,7 +289,7 @@ class LinkPager(Pager):
                 if match:
                     return match.group(1)
             return None
-        link = Selector(t.cast("str", paginator.next)).find(reply.body)
+        link = self.selectors["next"].find(reply.body)
         return link if isinstance(link, str) and link else None
 
 
