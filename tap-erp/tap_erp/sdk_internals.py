@@ -10,6 +10,10 @@ SDK's public hooks).
   path per stream, chosen once at the first record).
 - BATCH messages whose STATE waits until the loader has taken the files: the
   SDK's `_sync_batches` writes STATE right after each BATCH message.
+- Settings from orchestrators arrive as text ("0.5"): they are read as numbers
+  before the SDK's `_validate_config`.
+- Stream maps from `stream_map_files`, with one-line errors and rename-only maps
+  compiled (`fast_maps`): `setup_mapper` builds the SDK's `_mapper` itself.
 """
 
 from __future__ import annotations
@@ -18,14 +22,20 @@ import copy
 import functools
 import typing as t
 
+from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import encoder
+from singer_sdk.exceptions import MappingError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.mapper import PluginMapper
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import wait_until_taken
-from tap_erp.fast_maps import encodable_transform, is_plain
+from tap_erp.errors import TapERPError
+from tap_erp.fast_maps import encodable_transform, is_plain, speed_up_rename_maps
+from tap_erp.settings_text import coerce_numeric_settings
+from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
 from tap_erp.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -248,3 +258,22 @@ class SDKInternals(Stream):
         wait_until_taken(manifest, wait)
         self._tap.state_writer.write_state(state)
         self.state_manager.is_flushed = True
+
+
+class TapInternals(Tap):
+    """The SDK tap with the replaced internals described above."""
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate the settings, numeric text read as numbers first."""
+        coerce_numeric_settings(self._config, self.config_jsonschema)
+        return super()._validate_config(raise_errors=raise_errors)
+
+    def setup_mapper(self) -> None:
+        """The SDK's stream maps, including those of `stream_map_files`."""
+        config = with_stream_map_files(self.config)
+        try:
+            self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
+            self.mapper.register_raw_streams_from_catalog(self.catalog)
+        except MappingError as exc:
+            raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
+        speed_up_rename_maps(self.mapper, config.get("stream_maps") or {})

@@ -9,10 +9,8 @@ import zoneinfo
 
 import click
 import pendulum
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, MappingError
-from singer_sdk.mapper import PluginMapper
 
 from tap_erp import schema as schema_mod
 from tap_erp.auth import (
@@ -27,10 +25,9 @@ from tap_erp.client import WINDOWS, ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
 from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
-from tap_erp.fast_maps import speed_up_rename_maps
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
-from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
+from tap_erp.sdk_internals import TapInternals
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
 
@@ -226,33 +223,6 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
 ).to_dict()
-
-
-def coerce_numeric_settings(config: dict[str, t.Any], schema: dict) -> None:
-    """Turn numeric text into numbers for number and integer settings, in place.
-
-    Orchestrators pass settings from environment variables as text (Meltano's
-    `string` kind); "0.5" for a number setting means 0.5. Text that is not a number
-    is left alone for validation to report.
-    """
-    for name, prop in schema.get("properties", {}).items():
-        value = config.get(name)
-        types = prop.get("type")
-        types = {types} if isinstance(types, str) else set(types or ())
-        if not isinstance(value, str) or not types & {"number", "integer"}:
-            continue
-        text = value.strip()
-        if not text:
-            config.pop(name)
-            continue
-        try:
-            number = float(text)
-        except ValueError:
-            continue
-        if "integer" in types and number.is_integer():
-            config[name] = int(number)
-        elif "number" in types:
-            config[name] = number
 
 
 def _invalid(setting: str, message: str) -> ConfigValidationError:
@@ -497,7 +467,7 @@ def stream_types(profile: Profile) -> list[type[ERPStream]]:
     return result
 
 
-class TapERP(Tap):
+class TapERP(TapInternals):
     """Singer tap for ERP REST APIs, with per-ERP differences kept in profile files."""
 
     name = "tap-erp"
@@ -507,11 +477,6 @@ class TapERP(Tap):
     config_jsonschema = CONFIG_SCHEMA
 
     _runtime: Runtime | None = None
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate the settings, numeric text read as numbers first."""
-        coerce_numeric_settings(self._config, self.config_jsonschema)
-        return super()._validate_config(raise_errors=raise_errors)
 
     @property
     def runtime(self) -> Runtime:
@@ -586,16 +551,6 @@ class TapERP(Tap):
                 core[cls.name], fields, meta.type_map, meta.custom_fields
             )
         return merged
-
-    def setup_mapper(self) -> None:
-        """The SDK's stream maps, including those of `stream_map_files`."""
-        config = with_stream_map_files(self.config)
-        try:
-            self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
-            self.mapper.register_raw_streams_from_catalog(self.catalog)
-        except MappingError as exc:
-            raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
-        speed_up_rename_maps(self.mapper, config.get("stream_maps") or {})
 
     def discover_streams(self) -> list[Stream]:
         """One stream per profile entity, schemas discovered from the ERP."""

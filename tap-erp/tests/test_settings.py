@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
-from tap_erp.tap import TapERP, build_runtime, coerce_numeric_settings
+from tap_erp.settings_text import coerce_numeric_settings
+from tap_erp.tap import TapERP, build_runtime
 
 BASE = {"base_url": "http://127.0.0.1:9/acme", "api_key": "k-123"}
 
