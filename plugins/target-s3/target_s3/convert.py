@@ -21,14 +21,8 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from target_s3.errors import DataError
-from target_s3.types import (
-    TIMESTAMP,
-    BadValueError,
-    FieldType,
-    json_decoder,
-    stream_fields,
-    to_timestamp,
-)
+from target_s3.types import TIMESTAMP, FieldType, stream_fields
+from target_s3.values import BadValueError, json_decoder, to_timestamp
 
 logger = logging.getLogger("target-s3")
 

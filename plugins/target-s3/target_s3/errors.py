@@ -17,3 +17,7 @@ class StorageError(TargetS3Error):
 
 class DataError(TargetS3Error):
     """A value cannot be stored in its column without losing data."""
+
+
+class TerminatedError(TargetS3Error):
+    """SIGTERM/SIGINT received: stop without emitting STATE for unflushed data."""

@@ -9,10 +9,6 @@ from dataclasses import dataclass
 
 from target_s3.errors import ConfigError
 
-DEFAULT_KEY_TEMPLATE = (
-    "{prefix}/{client}/{stream}/{partition}/part-{run_id}-{batch:06d}-{part:03d}.parquet"
-)
-DEFAULT_PARTITION_TEMPLATE = "year={year}/month={month}/day={day}"
 KEY_FIELDS = {"prefix", "client", "stream", "partition", "run_id", "batch", "part", "run_date"}
 REQUIRED_KEY_FIELDS = {"client", "stream", "run_id", "batch", "part"}
 PARTITION_FIELDS = {"year", "month", "day"}
@@ -45,15 +41,15 @@ def join_key(*parts: str) -> str:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where one run writes."""
+    """Where one run writes (templates and prefixes from its settings)."""
 
     prefix: str
     client: str
     run_id: str
     run_date: dt.date
-    key_template: str = DEFAULT_KEY_TEMPLATE
-    partition_template: str = DEFAULT_PARTITION_TEMPLATE
-    staging_prefix: str = "_staging"
+    key_template: str
+    partition_template: str
+    staging_prefix: str
 
     def __post_init__(self) -> None:
         """Validate templates and the client id once."""

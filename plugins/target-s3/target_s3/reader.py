@@ -1,11 +1,12 @@
 """Singer message reader with a fast path for RECORD lines.
 
-RECORD lines of streams without stream maps or validation are appended to their
-sink's buffer as received; the sink converts a whole batch at once with
-``pyarrow.json``. Lines that start like ``{"type": "RECORD", "stream": "name", ...``
-(what Singer SDK taps write) are routed by that prefix alone; any other line is
-decoded once into a small msgspec struct whose ``record`` stays raw JSON
-(``msgspec.Raw``), so no per-field Python objects are built. Every other message is
+RECORD lines of streams without stream maps or validation are handed as received to
+their stream's line consumer (a sink's ``append_line``, in ``routes``); the sink
+converts a whole batch at once with ``pyarrow.json``. Lines that start like
+``{"type": "RECORD", "stream": "name", ...`` (what Singer SDK taps write) are routed
+by that prefix alone; any other line is decoded once into a small msgspec struct
+whose ``record`` stays raw JSON (``msgspec.Raw``), so no per-field Python objects are
+built. Every other message is
 decoded fully and dispatched like the SDK does.
 """
 
@@ -22,10 +23,7 @@ from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_s3.exits import stdin_is_pipe
-from target_s3.types import json_decoder
-
-if t.TYPE_CHECKING:
-    from target_s3.target import TargetS3
+from target_s3.values import json_decoder
 
 
 def widen_stdin_pipe(size: int = 1 << 20) -> None:
@@ -47,10 +45,17 @@ _plain = msgspec.json.Decoder()
 _PREFIXES = (b'{"type": "RECORD", "stream": "', b'{"type":"RECORD","stream":"')
 
 
+#: Takes one RECORD message line of a stream, as received.
+LineConsumer = t.Callable[[bytes], None]
+
+
 class FastSingerReader(GenericSingerReader[bytes]):
     """Reads Singer messages as bytes; RECORD lines bypass per-record Python work."""
 
-    target: TargetS3 | None = None
+    #: Stream name -> consumer of its RECORD lines (streams on the fast path only).
+    routes: dict[str, LineConsumer] | None = None
+    #: Called once before the first line is read.
+    on_start: t.Callable[[], None] | None = None
 
     @property
     def default_input(self) -> t.IO[bytes]:
@@ -70,14 +75,13 @@ class FastSingerReader(GenericSingerReader[bytes]):
         file_input: t.IO | None,
         callbacks: dict[str, t.Callable[[dict], None]],
     ) -> t.Counter[str]:
-        """Read every line; RECORDs for fast streams go straight to their sink."""
-        target = self.target
-        routes: dict[str, t.Any] = target.routes if target is not None else {}
-        append = target.append_line if target is not None else None
+        """Read every line; RECORDs for fast streams go straight to their consumer."""
+        routes = self.routes if self.routes is not None else {}
         long_prefix, short_prefix = _PREFIXES
         long_len, short_len = len(long_prefix), len(short_prefix)
-        if target is not None:
-            target.ensure_started()
+        widen_stdin_pipe()
+        if self.on_start is not None:
+            self.on_start()
         stats: Counter[str] = Counter()
         fast_records = 0
         decode = _envelope.decode
@@ -91,9 +95,9 @@ class FastSingerReader(GenericSingerReader[bytes]):
                 start = 0
             if start:
                 end = data.find(b'"', start)
-                sink = routes.get(data[start:end].decode()) if end > 0 else None
-                if sink is not None and b"\\" not in data[start:end]:
-                    append(sink, data)  # type: ignore[misc]
+                append = routes.get(data[start:end].decode()) if end > 0 else None
+                if append is not None and b"\\" not in data[start:end]:
+                    append(data)
                     fast_records += 1
                     continue
             try:
@@ -105,9 +109,9 @@ class FastSingerReader(GenericSingerReader[bytes]):
                 raise InvalidInputLine(msg) from None
             kind = envelope.type
             if kind == "RECORD":
-                sink = routes.get(envelope.stream)  # type: ignore[arg-type]
-                if sink is not None and envelope.record:
-                    append(sink, data)  # type: ignore[misc]
+                append = routes.get(envelope.stream)  # type: ignore[arg-type]
+                if append is not None and envelope.record:
+                    append(data)
                     fast_records += 1
                     continue
                 message = json_decoder.decode(data)

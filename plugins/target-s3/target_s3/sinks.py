@@ -1,37 +1,51 @@
-"""Parquet sink: buffers raw record JSON of one stream (one schema version)."""
+"""Parquet sink: one stream's buffer (one schema version), its flushing and its files.
+
+The sink buffers its stream's RECORD message lines as received (the reader's fast
+path appends them unparsed; the per-record path appends re-encoded records), flushes
+itself when the buffer is full, and hands each batch to the run's worker thread,
+which writes it as Parquet files (``parquet``). It remembers where the last STATE fell
+inside its buffer, so that a batch can end exactly at a STATE, and so that records
+after the input's last STATE can be left out (see ``state_gate``).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import logging
+import functools
+import time
 import typing as t
 from decimal import Decimal
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_s3.convert import StreamConverter
-from target_s3.errors import ConfigError, DataError
-from target_s3.types import TIMESTAMP, json_encoder
+from target_s3.errors import DataError
+from target_s3.parquet import ParquetFiles
+from target_s3.values import json_encoder
 
 if t.TYPE_CHECKING:
-    from target_s3.target import TargetS3
+    from singer_sdk.target_base import Target
 
-logger = logging.getLogger("target-s3")
+    from target_s3.run import Run
 
-RUN_DATE = "@run_date"
-BOOKMARK = "@bookmark"
-LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
+#: Records a sink buffers between two checks of every buffer's age.
+AGE_CHECK_EVERY = 2000
 
 
-def record_line(record: dict) -> bytes:
-    """A RECORD message line for a record that went through the per-record path."""
-    return b'{"record": ' + json_encoder.encode(record) + b"}\n"
+def record_line(record: dict, time_extracted: t.Any = None) -> bytes:
+    """A RECORD message line (record and time_extracted) for the per-record path."""
+    line = b'{"record": ' + json_encoder.encode(record)
+    if time_extracted is not None:
+        line += b', "time_extracted": ' + json_encoder.encode(time_extracted)
+    return line + b"}\n"
+
+
+def _offset_after_lines(data: bytes, lines: int) -> int:
+    """The offset just after the first ``lines`` newline-terminated lines of ``data``."""
+    offset = 0
+    for _ in range(lines):
+        offset = data.index(b"\n", offset) + 1
+    return offset
 
 
 class ParquetSink(BatchSink):
@@ -43,27 +57,34 @@ class ParquetSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetS3,
+        target: Target,
         stream_name: str,
         schema: dict,
         key_properties: t.Sequence[str] | None,
     ) -> None:
-        """Map the schema to Arrow and pick the partition column."""
+        """Map the schema to Arrow, pick the partition column, join the run."""
         super().__init__(target, stream_name, schema, key_properties)
-        self.s3_target = target
-        self.settings = target.settings
-        self.converter = StreamConverter(stream_name, schema, key_properties or [])
+        run: Run = target.run  # type: ignore[attr-defined]
+        self.run = run
+        self.files = ParquetFiles(
+            stream_name,
+            schema,
+            key_properties,
+            settings=run.settings,
+            layout=run.layout,
+            bookmarks=run.bookmarks.get(stream_name),
+        )
         self.buffer = bytearray()  # RECORD message lines as received, newline-terminated
         self.rows = 0
         self.cut: tuple[int, int, int] | None = None  # (offset, rows, STATE seq)
         self.first_state_seq = 0  # STATE messages seen before the oldest buffered record
         self.last_state_seq = 0  # ... before the newest buffered record
         self.first_at = 0.0
-        self.max_rows = self.settings.batch_max_rows
-        self.max_bytes = self.settings.batch_max_bytes
-        self.partition_field = self._partition_field(target.bookmarks.get(stream_name))
-        self._schema_json = json.dumps(schema, default=str, sort_keys=True)
-        self._warned_lineage = False
+        self.max_rows = run.settings.batch_max_rows
+        self.max_bytes = run.settings.batch_max_bytes
+        self._gate = run.gate
+        self._appended = 0  # records since the last age check
+        run.add(self)
 
     def get_validator(self) -> JSONSchemaValidator | None:
         """The SDK's validator (setting validate_records), with exact ``multipleOf``.
@@ -93,63 +114,6 @@ class ParquetSink(BatchSink):
     def _remove_sdc_metadata_from_record(self, record: dict) -> None:
         """Keep `_sdc_*` values sent by the tap."""
 
-    # --- partitioning ---------------------------------------------------------------
-
-    def _partition_field(self, bookmarks: list | None) -> str | None:
-        per_stream = self.settings.stream_partition_fields
-        explicit = self.stream_name in per_stream
-        wanted = per_stream.get(self.stream_name) if explicit else self.settings.partition_field
-        if not wanted or wanted == RUN_DATE:
-            return None
-        if wanted == BOOKMARK:
-            wanted = bookmarks[0] if bookmarks else None
-            explicit = False
-            if not wanted:
-                return None
-        field = self.converter.fields.get(wanted)
-        problem = None
-        if field is None:
-            problem = "is not in the stream schema"
-        elif field.temporal is None:
-            problem = "is not a date or date-time column"
-        if problem is None:
-            return wanted
-        setting = "stream_partition_fields" if explicit else "partition_field"
-        if explicit:
-            msg = f"setting '{setting}': field '{wanted}' of stream '{self.stream_name}' {problem}"
-            raise ConfigError(msg)
-        logger.info(
-            "Stream '%s': partition field '%s' %s; partitioning by run date",
-            self.stream_name,
-            wanted,
-            problem,
-        )
-        return None
-
-    def _split(self, table: pa.Table) -> list[tuple[str, pa.Table]]:
-        layout = self.s3_target.layout
-        if self.partition_field is None:
-            return [(layout.partition(layout.run_date), table)]
-        days = table.column(self.partition_field)
-        if days.type != pa.date32():
-            days = days.cast(pa.date32())
-        unique = pc.unique(days)
-        paths = [layout.partition(d) for d in unique.to_pylist()]
-        if len(set(paths)) == 1:
-            return [(paths[0], table)]
-        ordered = sorted(set(paths))
-        group_of = pa.array([ordered.index(p) for p in paths], pa.int32())
-        groups = pc.take(group_of, pc.index_in(days, value_set=unique, skip_nulls=False))
-        order = pc.sort_indices(groups)
-        table = table.take(order)
-        counts = pc.value_counts(pc.take(groups, order)).to_pylist()
-        out, start = [], 0
-        for item in counts:
-            n = item["counts"]
-            out.append((ordered[item["values"]], table.slice(start, n)))
-            start += n
-        return out
-
     # --- buffering --------------------------------------------------------------------
 
     @property
@@ -167,17 +131,65 @@ class ParquetSink(BatchSink):
         """True when the buffer reached its row or byte limit."""
         return self.rows >= self.max_rows or len(self.buffer) >= self.max_bytes
 
+    def append_line(self, line: bytes) -> None:
+        """Buffer one RECORD message line as received (the reader's fast path)."""
+        self._append(line if line[-1:] == b"\n" else line + b"\n", 1)
+
+    def append_lines(self, lines: bytes, count: int) -> None:
+        """Buffer ``count`` newline-terminated RECORD message lines (a BATCH file chunk).
+
+        A chunk is split where the buffer reaches ``batch_max_rows``: batches stay full.
+        """
+        while count:
+            room = self.max_rows - self.rows
+            if count > room > 0:  # the rows that fit go into this batch
+                cut = _offset_after_lines(lines, room)
+                self._append(lines[:cut], room)
+                lines, count = lines[cut:], count - room
+                continue
+            self._append(lines, count)
+            return
+
+    def append_record(self, record: dict, time_extracted: t.Any = None) -> None:
+        """Buffer a record that went through the per-record path (maps, validation)."""
+        self._append(record_line(record, time_extracted), 1)
+
     def process_record(self, record: dict, context: dict) -> None:
-        """Buffer a record that came through the SDK's per-record path."""
-        _ = context
-        self.s3_target.append_line(self, record_line(record))
+        """Buffer a record (the SDK's per-record entry; ``time_extracted`` in context)."""
+        self.append_record(record, context.get("time_extracted"))
 
     def process_batch(self, context: dict) -> None:
-        """Flush through the target (keeps STATE bookkeeping in one place)."""
+        """Flush the buffer (the SDK's drain entry)."""
         _ = context
-        self.s3_target.flush(self)
+        self.flush()
+
+    def _append(self, lines: bytes, count: int) -> None:
+        if not self.rows:
+            self.first_state_seq = self._gate.seq
+            self.first_at = time.monotonic()
+        self.buffer += lines
+        self.rows += count
+        self.last_state_seq = self._gate.seq
+        if self.rows >= self.max_rows or len(self.buffer) >= self.max_bytes:
+            self.flush(at_state=True)
+        self._appended += count
+        if self._appended >= AGE_CHECK_EVERY:
+            self._appended = 0
+            self.run.flush_old()
 
     # --- flushing ---------------------------------------------------------------------
+
+    def flush(self, *, emit: bool = True, at_state: bool = False) -> None:
+        """Hand the buffered records to the run's worker as one batch of files.
+
+        With ``at_state`` the batch may end at the last STATE seen (``take_buffer``);
+        with ``emit`` the STATEs this releases are emitted at once.
+        """
+        if not self.rows:
+            return
+        data, rows, first, last = self.take_buffer(at_state=at_state)
+        to_files = functools.partial(self.files.write, data, rows)
+        self.run.submit(self.stream_name, to_files, (first, last), emit=emit)
 
     def mark_state(self, state_seq: int) -> None:
         """Remember where STATE number ``state_seq`` fell inside the buffer."""
@@ -185,7 +197,7 @@ class ParquetSink(BatchSink):
             self.cut = (len(self.buffer), self.rows, state_seq)
 
     def drop_after_state(self, state_seq: int) -> int:
-        """Forget the buffered records that arrived after STATE number `state_seq`
+        """Forget the buffered records that arrived after STATE number ``state_seq``
         (the last one); returns how many."""
         if not self.rows:
             return 0
@@ -222,64 +234,6 @@ class ParquetSink(BatchSink):
         data, rows = self.buffer, self.rows
         self.buffer, self.rows = bytearray(), 0
         return data, rows, first, last
-
-    def _with_lineage(self, table: pa.Table, loaded_at: dt.datetime) -> pa.Table:
-        settings = self.settings
-        if not settings.add_lineage_columns:
-            return table
-        n = table.num_rows
-        values: dict[str, pa.Array] = {
-            "_client_id": pa.nulls(n, pa.string()).fill_null(settings.client_id),
-            "_run_id": pa.nulls(n, pa.string()).fill_null(self.s3_target.run_id),
-            "_extracted_at": self.converter.extracted_at,
-            "_loaded_at": pa.nulls(n, TIMESTAMP).fill_null(pa.scalar(loaded_at, TIMESTAMP)),
-        }
-        if settings.source_system:
-            values["_source_system"] = pa.nulls(n, pa.string()).fill_null(settings.source_system)
-        for name, array in values.items():
-            if name in table.column_names:
-                if not self._warned_lineage:
-                    logger.warning(
-                        "Stream '%s' has its own '%s' column; it is replaced by the lineage value",
-                        self.stream_name,
-                        name,
-                    )
-                    self._warned_lineage = True
-                table = table.set_column(table.column_names.index(name), name, array)
-            else:
-                table = table.append_column(name, array)
-        return table
-
-    def to_files(
-        self, data: bytearray, rows: int, batch: int
-    ) -> tuple[list[tuple[str, bytes]], int]:
-        """Convert buffered records to Parquet files: [(final key, content)], rows."""
-        table = self.converter.to_table(data, rows)
-        table = self._with_lineage(table, dt.datetime.now(dt.UTC))
-        if table.num_columns == 0:
-            logger.warning(
-                "Stream '%s': schema has no properties; %d record(s) not stored",
-                self.stream_name,
-                rows,
-            )
-            return [], 0
-        table = table.replace_schema_metadata(
-            {"singer.stream": self.stream_name, "singer.schema": self._schema_json}
-        )
-        files = []
-        layout = self.s3_target.layout
-        for part, (partition, chunk) in enumerate(self._split(table), start=1):
-            sink = pa.BufferOutputStream()
-            pq.write_table(
-                chunk,
-                sink,
-                compression=self.settings.compression,
-                compression_level=self.settings.compression_level,
-                write_statistics=True,
-            )
-            key = layout.data_key(self.stream_name, partition, batch, part)
-            files.append((key, sink.getvalue().to_pybytes()))
-        return files, table.num_rows
 
 
 def _exact_multiples(node: t.Any) -> t.Any:

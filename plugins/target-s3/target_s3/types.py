@@ -6,9 +6,9 @@ all files of one schema version have the same Arrow schema. Each mapped type has
 * ``arrow``: the column type written to Parquet;
 * ``read``: the type ``pyarrow.json`` reads the raw JSON value as (``None`` when the
   value needs Python, e.g. JSON-text columns);
-* ``convert``: a per-value converter used by the slow path (values as decoded by
-  msgspec with exact ``Decimal`` numbers); it raises ``BadValue`` instead of
-  losing data.
+* ``convert``: a per-value converter (from ``values``) used by the slow path (values
+  as decoded by msgspec with exact ``Decimal`` numbers); it raises ``BadValueError``
+  instead of losing data.
 
 Mapping rules (documented in the README):
 
@@ -34,35 +34,32 @@ different branches, several types, {}
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import typing as t
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import msgspec
 import pyarrow as pa
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-MAX_DECIMAL_PRECISION = 38
+from target_s3.values import (
+    INT64_MAX,
+    MAX_DECIMAL_PRECISION,
+    Converter,
+    bigint_decimal,
+    bigint_text,
+    decimal_converter,
+    json_text,
+    list_converter,
+    number_text,
+    struct_converter,
+    to_bool,
+    to_date,
+    to_float,
+    to_int64,
+    to_string,
+    to_timestamp,
+)
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-json_encoder = msgspec.json.Encoder(decimal_format="number")
-json_decoder = msgspec.json.Decoder(float_hook=decimal.Decimal)
-
-
-class BadValueError(ValueError):
-    """A value that cannot be stored in its column without losing data."""
-
-    def __init__(self, reason: str, path: str = "") -> None:
-        """Keep the reason and the nested path (filled while unwinding)."""
-        super().__init__(reason)
-        self.reason = reason
-        self.path = path
-
-
-Converter = Callable[[t.Any], t.Any]
 
 
 @dataclass(frozen=True)
@@ -76,201 +73,8 @@ class FieldType:
     note: str = ""  # why a non-obvious type was chosen (logged at debug level)
 
 
-def json_text(value: t.Any) -> str | None:
-    """Compact JSON text of a decoded value (numbers keep their exact digits)."""
-    if value is None:
-        return None
-    return json_encoder.encode(value).decode()
-
-
-def _short(value: t.Any) -> str:
-    text = str(value) if isinstance(value, decimal.Decimal | int) else repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-# --- converters -------------------------------------------------------------------
-
-
-def _to_string(value: t.Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, decimal.Decimal, float)):
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    return json_text(value)
-
-
-def _to_int(value: t.Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise BadValueError(f"boolean {value} is not an integer")
-    if isinstance(value, int):
-        return value
-    try:
-        number = decimal.Decimal(value.strip() if isinstance(value, str) else str(value))
-    except (decimal.InvalidOperation, ValueError, AttributeError):
-        raise BadValueError(f"{_short(value)} is not an integer") from None
-    if not number.is_finite() or number != number.to_integral_value():
-        raise BadValueError(f"{_short(value)} is not an integer")
-    return int(number)
-
-
-def _to_int64(value: t.Any) -> int | None:
-    number = _to_int(value)
-    if number is not None and not INT64_MIN <= number <= INT64_MAX:
-        raise BadValueError(
-            f"integer {number} is outside the int64 range; declare 'maximum'/'minimum' "
-            "in the stream schema to store it as decimal(38,0) or text"
-        )
-    return number
-
-
-def _to_bigint_decimal(value: t.Any) -> decimal.Decimal | None:
-    number = _to_int(value)
-    if number is None:
-        return None
-    if len(str(abs(number))) > MAX_DECIMAL_PRECISION:
-        raise BadValueError(f"integer {number} has more than 38 digits")
-    return decimal.Decimal(number)
-
-
-def _to_bigint_text(value: t.Any) -> str | None:
-    number = _to_int(value)
-    return None if number is None else str(number)
-
-
-def _to_float(value: t.Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise BadValueError(f"boolean {value} is not a number")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise BadValueError(f"{_short(value)} is not a number") from None
-
-
-def _decimal_converter(precision: int, scale: int) -> Converter:
-    quantum = decimal.Decimal(1).scaleb(-scale)
-    limit = decimal.Decimal(10) ** (precision - scale)
-    context = decimal.Context(prec=200)
-
-    def convert(value: t.Any) -> decimal.Decimal | None:
-        if value is None:
-            return None
-        if isinstance(value, bool):
-            raise BadValueError(f"boolean {value} is not a number")
-        try:
-            number = decimal.Decimal(value.strip() if isinstance(value, str) else str(value))
-        except (decimal.InvalidOperation, ValueError, AttributeError):
-            raise BadValueError(f"{_short(value)} is not a number") from None
-        if not number.is_finite():
-            raise BadValueError(f"{value} cannot be stored as decimal({precision},{scale})")
-        exact = number.quantize(quantum, context=context)
-        if exact != number:
-            raise BadValueError(
-                f"{value} has more than {scale} decimal places "
-                f"(column is decimal({precision},{scale}) from the schema's multipleOf)"
-            )
-        if abs(exact) >= limit:
-            raise BadValueError(f"{value} does not fit decimal({precision},{scale})")
-        return exact
-
-    return convert
-
-
-def _number_text(value: t.Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise BadValueError(f"boolean {value} is not a number")
-    return str(value)
-
-
-def _to_bool(value: t.Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise BadValueError(f"{_short(value)} is not a boolean")
-
-
-def to_timestamp(value: t.Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise BadValueError(f"{_short(value)} is not an ISO 8601 date-time") from None
-    else:
-        raise BadValueError(f"{_short(value)} is not an ISO 8601 date-time")
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.UTC)
-    try:
-        return parsed.astimezone(dt.UTC)
-    except OverflowError:
-        raise BadValueError(f"{_short(value)} is out of the timestamp range") from None
-
-
-def _to_date(value: t.Any) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            pass
-    raise BadValueError(f"{_short(value)} is not an ISO 8601 date")
-
-
-def _struct_converter(children: dict[str, FieldType]) -> Converter:
-    items = [(name, child.convert) for name, child in children.items()]
-
-    def convert(value: t.Any) -> dict | None:
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise BadValueError(f"{_short(value)} is not an object")
-        out = {}
-        for name, conv in items:
-            try:
-                out[name] = conv(value.get(name))
-            except BadValueError as exc:
-                exc.path = f"{name}.{exc.path}" if exc.path else name
-                raise
-        return out
-
-    return convert
-
-
-def _list_converter(item: FieldType) -> Converter:
-    conv = item.convert
-
-    def convert(value: t.Any) -> list | None:
-        if value is None:
-            return None
-        if not isinstance(value, list):
-            raise BadValueError(f"{_short(value)} is not an array")
-        return [conv(v) for v in value]
-
-    return convert
-
-
-# --- mapping ----------------------------------------------------------------------
-
 JSON_FIELD = FieldType(pa.string(), None, json_text, note="stored as JSON text")
-STRING_FIELD = FieldType(pa.string(), pa.string(), _to_string)
+STRING_FIELD = FieldType(pa.string(), pa.string(), to_string)
 
 
 def _declared_types(prop: dict) -> list[str]:
@@ -315,11 +119,11 @@ def _bound(prop: dict) -> decimal.Decimal | None:
 def _integer_type(prop: dict) -> FieldType:
     bound = _bound(prop)
     if bound is None or bound <= INT64_MAX:
-        return FieldType(pa.int64(), pa.int64(), _to_int64)
+        return FieldType(pa.int64(), pa.int64(), to_int64)
     if bound < decimal.Decimal(10) ** MAX_DECIMAL_PRECISION:
         arrow = pa.decimal128(MAX_DECIMAL_PRECISION, 0)
-        return FieldType(arrow, arrow, _to_bigint_decimal, note="integer beyond int64")
-    return FieldType(pa.string(), None, _to_bigint_text, note="integer beyond 38 digits")
+        return FieldType(arrow, arrow, bigint_decimal, note="integer beyond int64")
+    return FieldType(pa.string(), None, bigint_text, note="integer beyond 38 digits")
 
 
 def _number_type(prop: dict) -> FieldType:
@@ -328,7 +132,7 @@ def _number_type(prop: dict) -> FieldType:
     if scale is None and step is not None and step > 0:
         scale = max(0, -step.normalize().as_tuple().exponent)  # type: ignore[operator]
     if scale is None:
-        return FieldType(pa.float64(), pa.float64(), _to_float)
+        return FieldType(pa.float64(), pa.float64(), to_float)
     precision = _hint(prop, "x-precision", "precision")
     if precision is None:
         bound = _bound(prop)
@@ -337,10 +141,10 @@ def _number_type(prop: dict) -> FieldType:
             digits = len(str(int(bound))) if bound >= 1 else 1
             precision = min(MAX_DECIMAL_PRECISION, max(digits + scale, 1))
     if scale > MAX_DECIMAL_PRECISION - 1 or precision > MAX_DECIMAL_PRECISION:
-        return FieldType(pa.string(), None, _number_text, note="decimal beyond decimal128")
+        return FieldType(pa.string(), None, number_text, note="decimal beyond decimal128")
     precision = max(precision, scale, 1)
     arrow = pa.decimal128(precision, scale)
-    return FieldType(arrow, arrow, _decimal_converter(precision, scale))
+    return FieldType(arrow, arrow, decimal_converter(precision, scale))
 
 
 def _string_type(prop: dict) -> FieldType:
@@ -348,7 +152,7 @@ def _string_type(prop: dict) -> FieldType:
     if fmt == "date-time":
         return FieldType(TIMESTAMP, TIMESTAMP, to_timestamp, temporal="date-time")
     if fmt == "date":
-        return FieldType(pa.date32(), pa.string(), _to_date, temporal="date")
+        return FieldType(pa.date32(), pa.string(), to_date, temporal="date")
     if fmt in ("decimal", "number") and _hint(prop, "x-scale", "scale") is not None:
         number = _number_type(prop)
         if number.read is not None:
@@ -391,7 +195,7 @@ def field_type(prop: t.Any) -> FieldType:
     if kind == "string":
         return _string_type(prop)
     if kind == "boolean":
-        return FieldType(pa.bool_(), pa.bool_(), _to_bool)
+        return FieldType(pa.bool_(), pa.bool_(), to_bool)
     if kind == "object":
         return _object_type(prop)
     if kind == "array":
@@ -411,7 +215,7 @@ def _object_type(prop: dict) -> FieldType:
         if all(r is not None for r in reads)
         else None
     )
-    return FieldType(arrow, read, _struct_converter(children))
+    return FieldType(arrow, read, struct_converter({n: c.convert for n, c in children.items()}))
 
 
 def _array_type(prop: dict) -> FieldType:
@@ -420,7 +224,7 @@ def _array_type(prop: dict) -> FieldType:
         return JSON_FIELD
     item = field_type(items)
     read = pa.list_(item.read) if item.read is not None else None
-    return FieldType(pa.list_(item.arrow), read, _list_converter(item))
+    return FieldType(pa.list_(item.arrow), read, list_converter(item.convert))
 
 
 def stream_fields(schema: dict) -> dict[str, FieldType]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pytest
@@ -96,6 +98,24 @@ def test_batch_larger_than_max_rows_splits_into_full_batches(s3, bucket, config,
     assert sorted(ids) == list(range(1, 1001))
 
 
+def test_module_entry_point_splits_a_batch_file(s3, bucket, config, tmp_path):
+    """`python -m target_s3.target` runs the same target, also where a chunk is split."""
+    data, _ = batch_input(tmp_path, [range(1, 1001)])
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**config, "batch_max_rows": 300}))
+    result = subprocess.run(
+        [sys.executable, "-m", "target_s3.target", "--config", str(path)],
+        input=data,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    tables = read_parquet(s3, bucket, "lake/acme/order_lines/")
+    assert sorted(t.num_rows for t in tables) == [100, 300, 300, 300]
+    assert states(result.stdout) == [{"last_id": 1000}]
+
+
 def test_batch_files_through_validation_and_stream_maps(s3, bucket, config, tmp_path):
     """Without the raw path (validation, maps), batch records go the per-record way."""
     data, paths = batch_input(tmp_path, [range(1, 51), range(51, 101)])
@@ -104,6 +124,7 @@ def test_batch_files_through_validation_and_stream_maps(s3, bucket, config, tmp_
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     table = pa.concat_tables(read_parquet(s3, bucket, "lake/acme/order_lines/"))
     assert sorted(table.column("id").to_pylist()) == list(range(1, 101))
+    assert table.column("_extracted_at").null_count == 0
     assert states(result.stdout)[-1] == {"last_id": 100}
     assert not any(p.exists() for p in paths)
 

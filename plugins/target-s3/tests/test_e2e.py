@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import pyarrow as pa
+import pytest
 from conftest import (
     duckdb_query,
     extracted_at,
@@ -188,3 +189,17 @@ def test_stream_maps_path_keeps_exact_values(s3, bucket, config, tmp_path):
     assert len(rows) == 29 and "description" not in table.column_names
     assert rows[7]["sku"] == "sku-00007"
     assert rows[7]["amount"] == expected_row(7)["amount"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"stream_maps": {"order_lines": {"sku": "sku.lower()"}}}, {"validate_records": True}],
+)
+def test_per_record_path_keeps_time_extracted(s3, bucket, config, tmp_path, setting):
+    """Records re-encoded by the per-record path (maps, validation) keep `_extracted_at`."""
+    config.update(setting)
+    result = run_target(config, order_stream(range(1, 30), state_every=10), tmp_path)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    table = pa.concat_tables(read_parquet(s3, bucket, "lake/acme/order_lines/"))
+    got = {r["id"]: r["_extracted_at"] for r in table.select(["id", "_extracted_at"]).to_pylist()}
+    assert got == {i: dt.datetime.fromisoformat(extracted_at(i)) for i in range(1, 30)}
