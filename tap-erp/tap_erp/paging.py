@@ -388,6 +388,9 @@ class IncrementalReader:
         self.page_hook = page_hook
         self.group_cut = group_length(filter_digits)
         self.lower_text = ""
+        #: One way of tracking rows, chosen by how exact the changed-since filter is.
+        exact = filter_digits >= 6
+        self._new_rows = self._new_rows_exact if exact else self._new_rows_coarse
 
     def _filters(
         self, since: datetime.datetime | None, before: datetime.datetime | None
@@ -405,11 +408,47 @@ class IncrementalReader:
             filters["before"] = before
         return filters
 
-    def _new_rows(self, rows: Rows) -> Rows:
+    def _out_of_order(self, text: str) -> TapERPError:
+        return TapERPError(
+            f"rows out of order: {text} after {self.position.last_text} (the request must "
+            f"order rows by {self.rk} and the primary key)"
+        )
+
+    def _new_rows_exact(self, rows: Rows) -> Rows:
         """Track the position through ``rows``; the ones not emitted before.
 
-        Timestamps are compared as canonical text, which orders like the instants.
+        For filters as exact as the canonical text: a group is one timestamp, and
+        the ERP returns no row before the lower bound. Timestamps are compared as
+        canonical text, which orders like the instants.
         """
+        pos = self.position
+        rk = self.rk
+        key = self.key
+        prior_text = pos.prior_text
+        new: Rows = []
+        keep = new.append
+        for row in rows:
+            text = canonical_timestamp(row[rk])
+            row[rk] = text
+            if text != pos.last_text:
+                if pos.last_text is not None and text < pos.last_text:
+                    raise self._out_of_order(text)
+                pos.last_text = text
+                pos.group_count = 0
+                pos.emitted = set(pos.prior_keys) if text == prior_text else set()
+            row_key = key(row)
+            pos.group_count += 1
+            pos.anchor = row_key
+            if row_key in pos.emitted:
+                continue
+            pos.emitted.add(row_key)
+            keep(row)
+        return new
+
+    def _new_rows_coarse(self, rows: Rows) -> Rows:
+        """`_new_rows_exact` for filters coarser than the data (e.g. whole seconds): a
+        group is what the filter can say, and rows before the lower bound (there only
+        because of the coarser filter) count for positions but are not emitted."""
         pos = self.position
         rk = self.rk
         key = self.key
@@ -423,11 +462,7 @@ class IncrementalReader:
             row[rk] = text
             if text != pos.last_text:
                 if pos.last_text is not None and text < pos.last_text:
-                    msg = (
-                        f"rows out of order: {text} after {pos.last_text} (the request must "
-                        f"order rows by {rk} and the primary key)"
-                    )
-                    raise TapERPError(msg)
+                    raise self._out_of_order(text)
                 pos.last_text = text
                 pos.emitted = set(pos.prior_keys) if text == prior_text else set()
             if text[:cut] != pos.group_text:
