@@ -21,13 +21,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from erp_sandbox.testing import CREDENTIALS, SandboxServer
+from erp_testing.project import MELTANO, ROOT, Endpoints, meltano, meltano_env, state_id
 from procmon import Measurement, run_measured
 from target_s3.testing import LocalS3
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-sys.path.insert(0, str(ROOT / "scripts"))
-from project import MELTANO, Endpoints, meltano, meltano_env, state_id  # noqa: E402
 
 PY = sys.executable
 API_KEY = CREDENTIALS["acme"]["api_key"]

@@ -35,18 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-for _path in (HERE, ROOT / "scripts", ROOT / "tests"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from erp_quality.lake import Lake, LakeConfig  # noqa: E402
-from erp_sandbox.testing import CREDENTIALS, SandboxServer, free_port, sandbox_server  # noqa: E402
-from project import MELTANO, STREAMS, Endpoints, meltano_env, state_id  # noqa: E402
-from standard_model import KEYS  # noqa: E402
-from target_s3.fault_proxy import fault_proxy  # noqa: E402
-from target_s3.testing import LocalS3, local_s3  # noqa: E402
+from erp_quality.lake import Lake, LakeConfig
+from erp_sandbox.testing import CREDENTIALS, SandboxServer, free_port, sandbox_server
+from erp_testing.project import MELTANO, ROOT, STREAMS, Endpoints, meltano_env, state_id
+from erp_testing.standard_model import KEYS
+from target_s3.fault_proxy import fault_proxy
+from target_s3.testing import LocalS3, local_s3
 
 DEMO_RUN = ("--environment=demo", "run", "tap-erp", "target-s3")
 STATE_ID = state_id("demo")

@@ -14,7 +14,7 @@ import boto3
 from erp_quality.lake import Lake, LakeConfig
 from erp_quality.table import render
 from erp_sandbox.testing import sandbox_server
-from project import STREAMS, Endpoints, meltano, meltano_env, state_id
+from erp_testing.project import STREAMS, Endpoints, meltano, meltano_env, state_id
 from target_s3.testing import local_s3
 
 SAMPLE_COLUMNS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import boto3
 import requests
-from project import BIN, ROOT
+from erp_testing.project import BIN, ROOT
 
 RUN_DIR = ROOT / ".meltano" / "services"
 SERVICES = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from project import BIN, ROOT
+from erp_testing.project import BIN, ROOT
 
 # README, executable, heading that starts the generated section
 SECTIONS = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,14 +9,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from erp_quality.lake import Lake, LakeConfig  # noqa: E402
-from erp_sandbox.testing import sandbox_server  # noqa: E402
-from project import Endpoints, meltano, meltano_env  # noqa: E402
-from target_s3.testing import local_s3  # noqa: E402
+from erp_quality.lake import Lake, LakeConfig
+from erp_sandbox.testing import sandbox_server
+from erp_testing.project import ROOT, Endpoints, meltano, meltano_env
+from target_s3.testing import local_s3
 
 ORDERS = 400  # small enough for quick runs, large enough for several pages per stream
 

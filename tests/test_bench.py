@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from project import ROOT
+from erp_testing.project import ROOT
 
 
 def test_bench_command_runs_every_contender_but_dlt_and_checks_rows():

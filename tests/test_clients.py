@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from project import STREAMS
-from standard_model import SPEC_COLUMNS
+from erp_testing.project import STREAMS
+from erp_testing.standard_model import SPEC_COLUMNS
 
 CLIENT_VARIABLES = ("TAP_ERP_", "TARGET_S3_", "ERP_QUALITY_")
 

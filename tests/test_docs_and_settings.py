@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import yaml
-from project import BIN, ROOT
+from erp_testing.project import BIN, ROOT
 
 # SDK built-ins that the project does not expose through meltano.yml.
 SDK_BUILTINS = {

@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import pytest
 import requests
-from project import STREAMS
-from standard_model import LINEAGE_COLUMNS, STANDARD_COLUMNS
+from erp_testing.project import STREAMS
+from erp_testing.standard_model import LINEAGE_COLUMNS, STANDARD_COLUMNS
 from test_clients import CLIENT_VARIABLES
 
 #: Exact decimals in every table (money, prices, quantities).

@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from erp_quality.audit import audit_records, last_run
-from project import STREAMS, state_id
-from standard_model import KEYS, LINEAGE_COLUMNS, SPEC_COLUMNS, STANDARD_COLUMNS
+from erp_testing.project import STREAMS, state_id
+from erp_testing.standard_model import KEYS, LINEAGE_COLUMNS, SPEC_COLUMNS, STANDARD_COLUMNS
 
 DEMO_RUN = ("--environment=demo", "run", "tap-erp", "target-s3")
 

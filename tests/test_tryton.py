@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from project import STREAMS
-from standard_model import STANDARD_COLUMNS
+from erp_testing.project import STREAMS
+from erp_testing.standard_model import STANDARD_COLUMNS
 from test_clients import CLIENT_VARIABLES
 from tryton_testbed import tryton_server
 

@@ -1,5 +1,6 @@
-"""What the demo, the services command and the end-to-end tests share: how to run
-Meltano in this project against a given ERP and S3 endpoint."""
+"""How to run Meltano in this project against a given ERP and S3 endpoint (what the
+demo, the services command, the end-to-end tests, the benchmarks and the fault matrix
+share)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# plugins/erp-testing/erp_testing/project.py: the project is three folders up
+# (the package is installed editable, from the checkout it describes).
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 MELTANO = str(BIN / "meltano")
 
