@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 from erp_testing.project import BIN, ROOT
+from tap_erp.settings import CONFIG_SCHEMA, DEFAULTS
 
 # SDK built-ins that the project does not expose through meltano.yml.
 SDK_BUILTINS = {
@@ -134,3 +136,81 @@ def test_the_env_file_alone_configures_every_client(tmp_path):
             config = json.loads(out[out.index("{") :])
             missing = [n for n in names if not config.get(n)]
             assert not missing, f"{client}: {plugin} gets no {missing} from .env"
+
+
+# --- tap-erp: every setting and default declared once (tap_erp.settings) -------------
+
+TAP_SETTINGS = CONFIG_SCHEMA["properties"]
+TAP_README = ROOT / "tap-erp" / "README.md"
+TAP_ABOUT_HEADING = "## `tap-erp --about --format=markdown`"
+#: Keys a setting entry of meltano.yml may have (an unquoted comma in a flow mapping
+#: splits a description into a stray key).
+ENTRY_KEYS = {"name", "kind", "value", "description", "sensitive", "label"}
+
+
+def extractor() -> dict:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    (plugin,) = [p for p in project["plugins"]["extractors"] if p["name"] == "tap-erp"]
+    return plugin
+
+
+def meltano_kind(prop: dict) -> str:
+    """The Meltano kind a declared type is passed as: numbers go as text (Meltano has
+    no number kind; the tap reads the number), date-times as ISO dates."""
+    kind = next(k for k in prop["type"] if k != "null")
+    if prop.get("format") == "date-time":
+        return "date_iso8601"
+    return "string" if kind == "number" else kind
+
+
+def rendered(value: object, *, table: bool = False) -> str:
+    """A default as the README writes it: prose `true`, `0.5`; the --about table `True`."""
+    if isinstance(value, bool) and not table:
+        return str(value).lower()
+    return str(value)
+
+
+def test_meltano_yml_setting_entries_of_the_tap_are_well_formed():
+    for entry in extractor()["settings"]:
+        assert set(entry) <= ENTRY_KEYS, f"{entry['name']}: unexpected {set(entry) - ENTRY_KEYS}"
+        assert isinstance(entry.get("description"), str), entry["name"]
+
+
+def test_meltano_yml_lists_every_declared_tap_setting_with_its_default():
+    listed = {entry["name"]: entry for entry in extractor()["settings"]}
+    assert not TAP_SETTINGS.keys() - listed.keys(), "declared settings missing from meltano.yml"
+    for name, prop in TAP_SETTINGS.items():
+        entry = listed[name]
+        assert entry.get("kind") == meltano_kind(prop), name
+        assert bool(entry.get("sensitive")) == bool(prop.get("secret")), name
+        if "value" in entry:  # a default stated in meltano.yml must be the declared one
+            assert entry["value"] == prop.get("default"), name
+
+
+def test_meltano_yml_tap_config_keeps_the_declared_defaults():
+    """Project-wide config may state a declared default, never contradict it (a client's
+    environment overrides settings; a new default belongs in the declaration)."""
+    config = extractor().get("config") or {}
+    stated = {name: value for name, value in config.items() if name in DEFAULTS}
+    for name, value in stated.items():
+        assert value == DEFAULTS[name], f"{name}: {value!r}, declared {DEFAULTS[name]!r}"
+
+
+def test_tap_readme_table_names_every_setting_with_its_declared_default():
+    readme = TAP_README.read_text()
+    table = readme[readme.index(TAP_ABOUT_HEADING) :]
+    for name, prop in TAP_SETTINGS.items():
+        row = re.search(rf"^\| {re.escape(name)} \| (?:True|False) \| ([^|]*) \|", table, re.M)
+        assert row, f"{name} missing from the README's settings table"
+        assert row[1].strip() == rendered(prop.get("default"), table=True), name
+
+
+def test_defaults_the_tap_readme_names_are_the_declared_ones():
+    prose = TAP_README.read_text().split(TAP_ABOUT_HEADING)[0]
+    named = re.findall(r"`([a-z0-9_]+)`\s+\(default\s+`([^`]*)`", prose)
+    assert len(named) >= 4
+    for name, value in named:
+        assert name in TAP_SETTINGS, name
+        assert value == rendered(DEFAULTS[name]), name
+    loose = re.findall(r"`([a-z0-9_]+)`\s+\(default(?!\s+`)", prose)
+    assert not [n for n in loose if n in TAP_SETTINGS], f"write (default `value`): {loose}"

@@ -25,6 +25,7 @@ from tap_erp.paging import (
     parse_timestamp,
 )
 from tap_erp.sdk_internals import BOOKMARK_KEYS, NewestTieGroup, SDKInternals
+from tap_erp.settings import setting
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -36,8 +37,6 @@ if t.TYPE_CHECKING:
     from tap_erp.http import HttpClient
     from tap_erp.paging import Rows
     from tap_erp.profiles import Profile, RecordsSelector, RequestTemplate, StreamSpec
-
-WINDOWS = ("none", "day", "week", "month")
 
 
 @dataclasses.dataclass
@@ -117,7 +116,7 @@ class ERPStream(SDKInternals):
     def get_batch_config(self, config: t.Mapping) -> BatchConfig | None:
         """`batch_config`, unless a stream map needs RECORD messages (expressions, aliases)."""
         batch_config = super().get_batch_config(config)
-        if batch_config is None or not config.get("batch_messages", True):
+        if batch_config is None or not setting(config, "batch_messages"):
             return None
         maps = self.stream_maps
         if len(maps) != 1 or not is_plain(maps[0]) or maps[0].stream_alias != self.name:
@@ -130,7 +129,7 @@ class ERPStream(SDKInternals):
     @property
     def _batch_wait_seconds(self) -> float:
         """How long a batch file may wait for the loader (setting batch_wait_seconds)."""
-        return float(self.config.get("batch_wait_seconds") or 600)
+        return float(setting(self.config, "batch_wait_seconds"))
 
     def get_batches(
         self, batch_config: BatchConfig, context: types.Context | None = None

@@ -22,6 +22,7 @@ from tap_erp.errors import (
     TapERPError,
     redact,
 )
+from tap_erp.settings import DEFAULTS
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -180,13 +181,13 @@ class HttpClient:
         base_url: str,
         authenticator: Authenticator | None = None,
         session: requests.Session | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 8,
-        backoff_base: float = 0.5,
-        backoff_max: float = 60.0,
+        timeout: float = DEFAULTS["request_timeout_seconds"],
+        max_retries: int = DEFAULTS["max_retries"],
+        backoff_base: float = DEFAULTS["backoff_base_seconds"],
+        backoff_max: float = DEFAULTS["backoff_max_seconds"],
         limiter: RateLimiter | None = None,
-        verify: bool = True,
-        user_agent: str | None = None,
+        verify: bool = DEFAULTS["verify_tls"],
+        user_agent: str | None = DEFAULTS["user_agent"],
         error_message_paths: Iterable[str] = ("message",),
         retry_statuses: Iterable[int] = RETRY_STATUSES,
         secrets: Iterable[str | None] = (),
@@ -194,7 +195,8 @@ class HttpClient:
         rand: Callable[[], float] = random.random,
         now: Callable[[], datetime.datetime] = _utc_now,
     ) -> None:
-        """Configure the transport; ``sleep``, ``rand`` and ``now`` are injectable."""
+        """Configure the transport (defaults: the settings' declared ones); ``sleep``,
+        ``rand`` and ``now`` are injectable."""
         self.base_url = base_url.rstrip("/")
         self.authenticator = authenticator
         self.session = session or requests.Session()

@@ -9,7 +9,6 @@ import zoneinfo
 
 import click
 import pendulum
-from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_erp import schema as schema_mod
@@ -21,13 +20,14 @@ from tap_erp.auth import (
     LoginAuth,
     OAuth2ClientCredentials,
 )
-from tap_erp.client import WINDOWS, ERPStream, Runtime
+from tap_erp.client import ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
 from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
+from tap_erp.settings import BACKFILL_WINDOWS, CONFIG_SCHEMA, SECRET_SETTINGS, setting
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
 
@@ -37,192 +37,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
     from tap_erp.profiles import MetadataSpec, RequestTemplate
-
-SECRET_SETTINGS = ("api_key", "bearer_token", "password", "client_secret")
-
-CONFIG_SCHEMA = th.PropertiesList(
-    th.Property(
-        "profile",
-        th.StringType,
-        default="erp_sandbox",
-        description=(
-            "ERP profile: the name of a shipped profile (erp_sandbox, tryton, "
-            "business_central, sap_s4hana) or the path of a .yaml/.json profile file in "
-            "the dialect language (requests, selectors, paginators, decoders, auth, "
-            "metadata; see PROFILES.md)."
-        ),
-    ),
-    th.Property(
-        "base_url",
-        th.StringType,
-        required=True,
-        description="Base URL of the client's ERP API, e.g. http://127.0.0.1:8765/acme.",
-    ),
-    th.Property(
-        "auth_method",
-        th.StringType,
-        description=(
-            "How to authenticate: the name of one of the profile's auth methods "
-            "(e.g. api_key, bearer, basic, oauth2, login); default: the profile's."
-        ),
-    ),
-    th.Property(
-        "api_key", th.StringType, secret=True, description="API key (auth_method api_key)."
-    ),
-    th.Property(
-        "api_key_header",
-        th.StringType,
-        description="Header carrying the API key; default from the profile (X-API-Key).",
-    ),
-    th.Property(
-        "bearer_token",
-        th.StringType,
-        secret=True,
-        description="Static bearer token / personal access token (auth_method bearer).",
-    ),
-    th.Property("username", th.StringType, description="User name (auth_method basic)."),
-    th.Property(
-        "password", th.StringType, secret=True, description="Password (auth_method basic)."
-    ),
-    th.Property("client_id", th.StringType, description="OAuth2 client id (auth_method oauth2)."),
-    th.Property(
-        "client_secret",
-        th.StringType,
-        secret=True,
-        description="OAuth2 client secret (auth_method oauth2).",
-    ),
-    th.Property(
-        "token_url",
-        th.StringType,
-        description=(
-            "OAuth2 token endpoint; absolute, or relative to base_url. "
-            "Default from the profile (oauth/token)."
-        ),
-    ),
-    th.Property("oauth_scope", th.StringType, description="OAuth2 scope, if the ERP needs one."),
-    th.Property(
-        "pagination_style",
-        th.StringType,
-        description=(
-            "Paging style the ERP serves: the name of one of the profile's paginators "
-            "(erp_sandbox: offset, page, cursor); default: the profile's."
-        ),
-    ),
-    th.Property(
-        "site_timezone",
-        th.StringType,
-        description=(
-            "Time zone (IANA name, e.g. Europe/Berlin) of naive timestamps the ERP sends "
-            "or expects; default: the profile's (UTC)."
-        ),
-    ),
-    th.Property(
-        "page_size",
-        th.IntegerType(minimum=2),
-        description="Rows per request; default and maximum from the profile (1000, 5000).",
-    ),
-    th.Property(
-        "start_date",
-        th.DateTimeType,
-        description=(
-            "Earliest modification time to extract when a stream has no bookmark "
-            "(ISO 8601, e.g. 2024-01-01 or 2024-01-01T00:00:00Z)."
-        ),
-    ),
-    th.Property(
-        "lookback_seconds",
-        th.NumberType(minimum=0),
-        default=0,
-        description=(
-            "Re-read this many seconds before the bookmark on each sync, to catch "
-            "rows committed late with an older timestamp (they are emitted again)."
-        ),
-    ),
-    th.Property(
-        "backfill_window",
-        th.StringType,
-        allowed_values=list(WINDOWS),
-        default="none",
-        description=(
-            "First sync only (no bookmark, start_date set): read in day/week/month "
-            "windows from start_date; the last window is open-ended."
-        ),
-    ),
-    th.Property(
-        "request_timeout_seconds",
-        th.NumberType(exclusive_minimum=0),
-        default=60,
-        description="Connect/read timeout of one HTTP request.",
-    ),
-    th.Property(
-        "max_retries",
-        th.IntegerType(minimum=0),
-        default=8,
-        description="Retries of one request on 429, 5xx, timeouts, cut or malformed bodies.",
-    ),
-    th.Property(
-        "backoff_base_seconds",
-        th.NumberType(minimum=0),
-        default=0.5,
-        description="Exponential backoff base: retry n waits up to base * 2^(n-1) (full jitter).",
-    ),
-    th.Property(
-        "backoff_max_seconds",
-        th.NumberType(minimum=0),
-        default=30,
-        description="Upper bound of one backoff wait (Retry-After is honoured as sent).",
-    ),
-    th.Property(
-        "rate_limit_per_second",
-        th.NumberType(exclusive_minimum=0),
-        description="Client-side limit of requests per second (token bucket); unset: none.",
-    ),
-    th.Property(
-        "rate_limit_per_minute",
-        th.NumberType(exclusive_minimum=0),
-        description="Client-side limit of requests per minute (evenly spaced); unset: none.",
-    ),
-    th.Property(
-        "batch_messages",
-        th.BooleanType,
-        default=True,
-        description=(
-            "With batch_config set: send records in files (BATCH messages). False "
-            "sends RECORD messages, for loaders without BATCH support."
-        ),
-    ),
-    th.Property(
-        "batch_wait_seconds",
-        th.NumberType(exclusive_minimum=0),
-        default=600,
-        description=(
-            "With batch_config: how long to wait for the loader to take (read and "
-            "remove) a batch file before the sync fails; a batch's STATE is only sent "
-            "once its files are taken, so a loader without BATCH support loses nothing."
-        ),
-    ),
-    th.Property(
-        "verify_tls",
-        th.BooleanType,
-        default=True,
-        description="Verify the server's TLS certificate.",
-    ),
-    th.Property(
-        "user_agent",
-        th.StringType,
-        default="tap-erp/0.1.0",
-        description="User-Agent header sent with every request.",
-    ),
-    th.Property(
-        "stream_map_files",
-        th.ArrayType(th.StringType),
-        description=(
-            "Files (YAML or JSON) of stream maps in the `stream_maps` format, merged in "
-            "order property by property; `stream_maps` given directly wins. Keeps a "
-            "standard model per ERP profile and each client's custom fields in files."
-        ),
-    ),
-).to_dict()
 
 
 def _invalid(setting: str, message: str) -> ConfigValidationError:
@@ -348,14 +162,14 @@ def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Call
 def _setting_values(config: t.Mapping[str, t.Any], profile: Profile) -> dict[str, t.Any]:
     """Values of `{config.<name>}`: the tap's settings and the profile's own (defaults)."""
     values = dict(config)
-    for name, setting in profile.settings.items():
-        if values.get(name) in (None, "") and setting.default is not None:
-            values[name] = setting.default
-        if setting.required and values.get(name) in (None, ""):
-            raise _invalid(name, f"required by profile '{profile.name}': {setting.description}")
+    for name, own in profile.settings.items():
+        if values.get(name) in (None, "") and own.default is not None:
+            values[name] = own.default
+        if own.required and values.get(name) in (None, ""):
+            raise _invalid(name, f"required by profile '{profile.name}': {own.description}")
         # Empty text (an unset environment variable) is no value: templates leave it out.
         value = values.get(name)
-        values[name] = _setting_kind(name, None if value == "" else value, setting.kind)
+        values[name] = _setting_kind(name, None if value == "" else value, own.kind)
     return values
 
 
@@ -381,7 +195,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
     """Validate the settings against the profile and build the shared transport."""
     try:
         profile = load_profile(
-            str(config.get("profile") or "erp_sandbox"), known_settings=CONFIG_SCHEMA["properties"]
+            str(setting(config, "profile")), known_settings=CONFIG_SCHEMA["properties"]
         )
     except TapERPError as exc:
         raise _invalid("profile", str(exc)) from exc
@@ -402,9 +216,11 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         raise _invalid(
             "page_size", f"{page_size} is out of range; use 2 to {profile.page_size_max}"
         )
-    window = config.get("backfill_window") or "none"
-    if window not in WINDOWS:
-        raise _invalid("backfill_window", f"{window!r} is not allowed; use one of {WINDOWS}")
+    window = setting(config, "backfill_window")
+    if window not in BACKFILL_WINDOWS:
+        raise _invalid(
+            "backfill_window", f"{window!r} is not allowed; use one of {BACKFILL_WINDOWS}"
+        )
     start_date = _parse_start_date(config["start_date"]) if config.get("start_date") else None
     zone = config.get("site_timezone") or profile.decl.timezone
     try:
@@ -425,13 +241,13 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
     http = HttpClient(
         base_url=base_url,
         authenticator=authenticator,
-        timeout=float(config.get("request_timeout_seconds") or 60),
-        max_retries=int(config.get("max_retries", 8)),
-        backoff_base=float(config.get("backoff_base_seconds", 0.5)),
-        backoff_max=float(config.get("backoff_max_seconds", 30)),
+        timeout=float(setting(config, "request_timeout_seconds")),
+        max_retries=int(setting(config, "max_retries")),
+        backoff_base=float(setting(config, "backoff_base_seconds")),
+        backoff_max=float(setting(config, "backoff_max_seconds")),
         limiter=limiter,
-        verify=bool(config.get("verify_tls", True)),
-        user_agent=config.get("user_agent"),
+        verify=bool(setting(config, "verify_tls")),
+        user_agent=setting(config, "user_agent"),
         error_message_paths=profile.decl.errors.message_paths,
         retry_statuses=profile.decl.retry.statuses,
         secrets=secrets,
@@ -446,7 +262,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         pagination_style=style,
         page_size=page_size,
         start_date=start_date,
-        lookback_seconds=float(config.get("lookback_seconds") or 0),
+        lookback_seconds=float(setting(config, "lookback_seconds")),
         backfill_window=window,
         config=values,
     )

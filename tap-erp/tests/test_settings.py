@@ -130,3 +130,87 @@ def test_bad_numeric_text_names_the_setting(override, setting):
     with pytest.raises(ConfigValidationError) as info:
         TapERP(config={**BASE, **override})
     assert setting in " ".join(info.value.errors)
+
+
+# Every default declared once (tap_erp.settings); code reads it from there.
+
+DECLARED_DEFAULTS = {
+    "request_timeout_seconds": "timeout",
+    "max_retries": "max_retries",
+    "backoff_base_seconds": "backoff_base",
+    "backoff_max_seconds": "backoff_max",
+    "verify_tls": "verify",
+    "user_agent": "user_agent",
+}
+
+
+@pytest.mark.parametrize(("name", "parameter"), DECLARED_DEFAULTS.items())
+def test_the_transport_defaults_are_the_declared_ones(name, parameter):
+    import inspect
+
+    from tap_erp.http import HttpClient
+    from tap_erp.settings import DEFAULTS
+
+    assert inspect.signature(HttpClient).parameters[parameter].default == DEFAULTS[name]
+
+
+def test_a_run_without_settings_gets_the_declared_defaults():
+    from tap_erp.settings import DEFAULTS
+
+    runtime = build_runtime({**BASE, **dict.fromkeys(DEFAULTS, "")})
+    assert runtime.profile.name == DEFAULTS["profile"]
+    assert runtime.backfill_window == DEFAULTS["backfill_window"]
+    assert runtime.lookback_seconds == DEFAULTS["lookback_seconds"]
+    http = runtime.http
+    assert (http.timeout, http.max_retries) == (
+        DEFAULTS["request_timeout_seconds"],
+        DEFAULTS["max_retries"],
+    )
+    assert (http.backoff_base, http.backoff_max, http.verify) == (
+        DEFAULTS["backoff_base_seconds"],
+        DEFAULTS["backoff_max_seconds"],
+        DEFAULTS["verify_tls"],
+    )
+    assert http.headers["User-Agent"] == DEFAULTS["user_agent"]
+
+
+def test_defaults_are_written_only_in_the_declaration():
+    """No other module of the tap repeats a distinctive default: it reads the setting."""
+    import ast
+
+    import tap_erp
+    from tap_erp.settings import BACKFILL_WINDOWS, DEFAULTS
+
+    distinctive = {
+        v
+        for v in DEFAULTS.values()
+        if (isinstance(v, str) and len(v) > 2 and v not in BACKFILL_WINDOWS)
+        or (isinstance(v, int | float) and not isinstance(v, bool) and v not in (0, 1, 2))
+    }
+    assert {"erp_sandbox", 600, 0.5} <= distinctive
+    for path in Path(tap_erp.__file__).parent.glob("*.py"):
+        if path.name == "settings.py":
+            continue
+        tree = ast.parse(path.read_text())
+        literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        calls = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "get"
+            and len(n.args) == 2
+            and isinstance(n.args[0], ast.Constant)
+            and n.args[0].value in DEFAULTS
+        ]
+        assert not calls, f"{path.name}: config.get(<setting>, <default>); use settings.setting"
+        assert not literals & {v for v in distinctive if isinstance(v, str)}, path.name
+        repeated = [
+            n.values[-1].value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.BoolOp)
+            and isinstance(n.op, ast.Or)
+            and isinstance(n.values[-1], ast.Constant)
+            and n.values[-1].value in distinctive
+        ]
+        assert not repeated, f"{path.name} repeats defaults {repeated} (`or <default>`)"
