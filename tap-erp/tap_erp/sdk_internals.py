@@ -14,6 +14,9 @@ SDK's public hooks).
   before the SDK's `_validate_config`.
 - Stream maps from `stream_map_files`, with one-line errors and rename-only maps
   compiled (`fast_maps`): `setup_mapper` builds the SDK's `_mapper` itself.
+- A state that is not a JSON object (`{"singer_state": "garbage"}` hands the tap the
+  text "garbage"): the SDK's constructor would open it as a file path; it is reported
+  as a bad state instead (`state_check`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import typing as t
+from pathlib import Path, PurePath
 
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import encoder
@@ -35,6 +39,7 @@ from tap_erp.batches import wait_until_taken
 from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain, speed_up_rename_maps
 from tap_erp.settings_text import coerce_numeric_settings
+from tap_erp.state_check import check_state
 from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
 from tap_erp.writer import BufferedMsgSpecWriter
 
@@ -262,6 +267,13 @@ class SDKInternals(Stream):
 
 class TapInternals(Tap):
     """The SDK tap with the replaced internals described above."""
+
+    def __init__(self, *args: t.Any, state: t.Any = None, **kwargs: t.Any) -> None:
+        """The SDK's tap; a state that is neither an object nor a file is a bad state."""
+        if state is not None and not isinstance(state, dict | PurePath):
+            if not (isinstance(state, str) and Path(state).is_file()):
+                check_state(state, {})
+        super().__init__(*args, state=state, **kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate the settings, numeric text read as numbers first."""

@@ -28,6 +28,7 @@ from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
 from tap_erp.settings import BACKFILL_WINDOWS, CONFIG_SCHEMA, SECRET_SETTINGS, setting
+from tap_erp.state_check import check_state
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
 
@@ -300,6 +301,14 @@ class TapERP(TapInternals):
         if self._runtime is None:
             self._runtime = build_runtime(self.config)
         return self._runtime
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """The SDK's state, once every bookmark is checked (`state_check`)."""
+        if state:
+            keys = {name: s.replication_key for name, s in self.runtime.profile.streams.items()}
+            for stream in check_state(state, keys):
+                self.logger.warning("state: bookmark of unknown stream '%s' ignored", stream)
+        super().load_state(state)
 
     def _metadata_document(
         self, request: RequestTemplate, entity: str, read: dict[tuple, t.Any]
