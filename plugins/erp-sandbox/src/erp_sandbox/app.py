@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from erp_sandbox.auth import DEFAULT_TOKEN_TTL, TokenStore, authenticate, parse_token_request
 from erp_sandbox.dialects import dialect_of
 from erp_sandbox.faults import ERROR_CODES, Decision, FaultError, Faults
-from erp_sandbox.generator import US
+from erp_sandbox.generator import US, micros_to_iso
 from erp_sandbox.odata import admin as odata_admin
 from erp_sandbox.odata.handler import (
     Dialect,
@@ -34,9 +34,18 @@ from erp_sandbox.odata.handler import (
     respond,
     services_of,
 )
-from erp_sandbox.paging import BadRequestError, ListQuery, encode_cursor, parse_list
+from erp_sandbox.odata.handler import (
+    delete as odata_delete,
+)
+from erp_sandbox.paging import (
+    BadRequestError,
+    ListQuery,
+    encode_cursor,
+    parse_list,
+    parse_timestamp,
+)
 from erp_sandbox.schema import BY_PATH, ENTITIES, Entity, metadata
-from erp_sandbox.store import ChangeError, TenantStore
+from erp_sandbox.store import DELETABLE, ChangeError, TenantStore
 from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
 
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
@@ -354,6 +363,57 @@ async def list_entity(request: Request) -> Response:
     return _deliver(b'{"value":' + rows_json + tail, decision)
 
 
+def _rest_entity(request: Request) -> Entity:
+    ent = BY_PATH.get(request.path_params["entity"])
+    if ent is None:
+        raise HTTPException(404, f"unknown entity {request.path_params['entity']!r}")
+    return ent
+
+
+async def delete_row(request: Request) -> Response:
+    """DELETE /{tenant}/api/v1/{entity}/{key}: the row is gone (an order with its lines)."""
+    ts = _rest_tenant(request)
+    ent = _rest_entity(request)
+    refused, _decision = await _gate(request, ts)
+    if refused is not None:
+        return refused
+    key = request.path_params["key"]
+    if ent.stream not in DELETABLE:
+        return _error(405, "method_not_allowed", f"rows of {ent.path} cannot be deleted")
+    if not key.isdigit():
+        return _error(400, "bad_request", f"{ent.primary_key[0]} must be an integer")
+    try:
+        ts.store.delete({ent.stream: [int(key)]})
+    except ChangeError as exc:
+        return _error(404, "not_found", str(exc))
+    return Response(status_code=204)
+
+
+async def list_deleted(request: Request) -> Response:
+    """GET /{tenant}/api/v1/{entity}/$deleted: tombstones (key, DeletedOn), oldest first."""
+    ts = _rest_tenant(request)
+    ent = _rest_entity(request)
+    refused, decision = await _gate(request, ts)
+    if refused is not None:
+        return refused
+    since = None
+    for name, value in request.query_params.multi_items():
+        if name != "deleted_since":
+            return _error(400, "bad_request", f"unknown parameter {name!r}; known: deleted_since")
+        try:
+            since = parse_timestamp("deleted_since", value)
+        except BadRequestError as exc:
+            return _error(400, "bad_request", str(exc))
+    if ent.stream not in DELETABLE:
+        return _error(404, "not_found", f"{ent.path} keeps no deleted rows")
+    offset = ts.tenant.utc_offset_minutes
+    rows = [
+        {ent.primary_key[0]: i + 1, "DeletedOn": micros_to_iso(at, offset)}
+        for at, i in ts.store.deletions(ent.stream, since)
+    ]
+    return _deliver(orjson.dumps({"value": rows}), decision)
+
+
 async def get_metadata(request: Request) -> Response:
     """GET /{tenant}/api/v1/$metadata."""
     ts = _rest_tenant(request)
@@ -418,11 +478,17 @@ async def odata(request: Request) -> Response:
     found = find_service(dialect, ts.tenant, rest)
     if found is None:
         return error(404, "not_found", f"no OData service at /{ts.tenant.name}/{rest}")
-    if request.method not in ("GET", "HEAD"):
-        return error(405, "method_not_allowed", "the sandbox serves reads (GET) only")
+    if request.method not in ("GET", "HEAD", "DELETE"):
+        return error(405, "method_not_allowed", "the sandbox serves reads (GET) and DELETE only")
     refused, decision = await _gate(request, ts, error)
     if refused is not None:
         return refused
+    if request.method == "DELETE":
+        try:
+            odata_delete(ts.store, resolve(*found))
+        except ODataError as exc:
+            return error(exc.status, exc.code, exc.message)
+        return Response(status_code=204, headers={"OData-Version": "4.0"})
     try:
         answer = respond(dialect, ts.store, resolve(*found), request)
     except ODataError as exc:
@@ -495,6 +561,25 @@ async def admin_advance(request: Request) -> Response:
     if dialect is not None:
         svcs = services_of(dialect, ts.tenant)
         result["changed_sets"] = odata_admin.changed_keys(ts.store, svcs, result["changed"])
+        result["deleted_sets"] = odata_admin.changed_keys(ts.store, svcs, result["deleted"])
+    return _json(result)
+
+
+async def admin_delete(request: Request) -> Response:
+    """POST /_admin/{tenant}/delete: `{"customers": [keys], ...}` deleted now."""
+    ts = _tenant(request)
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", "the body must be a JSON object")
+    try:
+        deleted = ts.store.delete(body)
+    except ChangeError as exc:
+        return _error(400, "bad_request", str(exc))
+    result: dict[str, Any] = {"clock": ts.store.clock_iso(), "deleted": deleted}
+    dialect = dialect_of(ts.tenant)
+    if dialect is not None:
+        svcs = services_of(dialect, ts.tenant)
+        result["deleted_sets"] = odata_admin.changed_keys(ts.store, svcs, deleted)
     return _json(result)
 
 
@@ -544,11 +629,14 @@ def create_app(
         Route("/_admin/{tenant}/stats", admin_stats),
         Route("/_admin/{tenant}/records/{entity}", admin_records),
         Route("/_admin/{tenant}/advance", admin_advance, methods=["POST"]),
+        Route("/_admin/{tenant}/delete", admin_delete, methods=["POST"]),
         Route("/_admin/{tenant}/faults", admin_faults, methods=["PUT"]),
         Route("/_admin/{tenant}/revoke-tokens", admin_revoke, methods=["POST"]),
         Route("/{tenant}/oauth/token", token, methods=["POST"]),
         Route("/{tenant}/api/v1/$metadata", get_metadata),
         Route("/{tenant}/api/v1/{entity}", list_entity),
+        Route("/{tenant}/api/v1/{entity}/$deleted", list_deleted),
+        Route("/{tenant}/api/v1/{entity}/{key}", delete_row, methods=["DELETE"]),
         Route("/{tenant}/{rest:path}", odata, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})

@@ -50,7 +50,14 @@ CHANGE_FIELDS: dict[str, tuple[str, str]] = {
     "new_products": ("products", "new"),
     "updated_products": ("products", "update"),
     "updated_inventory": ("inventory", "update"),
+    "deleted_orders": ("sales_orders", "delete"),
+    "deleted_lines": ("sales_order_lines", "delete"),
+    "deleted_customers": ("customers", "delete"),
+    "deleted_vendors": ("vendors", "delete"),
 }
+#: Streams whose rows can be deleted (those with a replication key, except products,
+#: whose inventory rows would go too); deleting an order deletes its lines.
+DELETABLE = ("sales_orders", "sales_order_lines", "customers", "vendors")
 MAX_CHANGE = 1_000_000
 
 
@@ -71,6 +78,7 @@ class EntityState:
     ordered: list[tuple[int, int]] = field(default_factory=list)  # (modified, index)
     overridden: list[int] = field(default_factory=list)  # sorted base indices in the overlay
     line_map: dict[int, tuple[int, int]] = field(default_factory=dict)  # new line -> (order, ln)
+    deleted: dict[int, int] = field(default_factory=dict)  # index -> deleted at (epoch µs)
 
     def count_overridden(self, a: int, b: int) -> int:
         """Overridden base indices in [a, b)."""
@@ -106,7 +114,7 @@ class TenantStore:
 
     def counts(self) -> dict[str, int]:
         """Current row counts per stream."""
-        return {s: es.n_total for s, es in self.entities.items()}
+        return {s: es.n_total - len(es.deleted) for s, es in self.entities.items()}
 
     def clock_iso(self) -> str:
         """The tenant clock as an ISO timestamp in the tenant's offset."""
@@ -202,6 +210,8 @@ class TenantStore:
             for li, (o, _ln) in sorted(lines.line_map.items()):
                 if o in wanted:
                     out[o].append(li)
+        if lines.deleted:
+            out = {o: [li for li in lis if li not in lines.deleted] for o, lis in out.items()}
         return out
 
     def select(
@@ -305,7 +315,26 @@ class TenantStore:
         """Every current row ordered by primary key, in chunks."""
         n = self.entities[stream].n_total
         for start in range(0, n, chunk):
-            yield self.render(stream, np.arange(start, min(n, start + chunk), dtype=np.int64))
+            idx = self.live(stream, np.arange(start, min(n, start + chunk), dtype=np.int64))
+            if idx.size:
+                yield self.render(stream, idx)
+
+    def live(self, stream: str, idx: np.ndarray) -> np.ndarray:
+        """`idx` without the deleted rows."""
+        deleted = self.entities[stream].deleted
+        if not deleted or idx.size == 0:
+            return idx
+        return idx[~np.isin(idx, np.fromiter(deleted, dtype=np.int64, count=len(deleted)))]
+
+    def live_indices(self, stream: str, n: int) -> list[int]:
+        """Indices below `n` of rows not deleted."""
+        deleted = self.entities[stream].deleted
+        return [i for i in range(n) if i not in deleted] if deleted else list(range(n))
+
+    def deletions(self, stream: str, since: int | None) -> list[tuple[int, int]]:
+        """(deleted at, index) of rows deleted at or after `since`, in that order."""
+        found = sorted((at, i) for i, at in self.entities[stream].deleted.items())
+        return found if since is None else found[bisect_left(found, (since, -1)) :]
 
     # -- changing -----------------------------------------------------------------
 
@@ -358,7 +387,8 @@ class TenantStore:
         def update(stream: str, k: int) -> None:
             es = ents[stream]
             n = before[stream]
-            for i in sorted(rng.sample(range(n), min(k, n))):
+            live = self.live_indices(stream, n)
+            for i in sorted(rng.sample(live, min(k, len(live)))):
                 self._touch(es, i, now, new=False)
                 changed[stream].append(i)
 
@@ -383,6 +413,15 @@ class TenantStore:
                 update(stream, counts[name])
         if self.tenant.line_edits_touch_order and counts.get("updated_lines"):
             self._restamp_orders(changed, now)
+        deleted: dict[str, list[int]] = {s: [] for s in DELETABLE}
+        for name, (stream, kind) in CHANGE_FIELDS.items():
+            if kind == "delete" and counts.get(name):
+                live = self.live_indices(stream, before[stream])
+                picked = sorted(rng.sample(live, min(counts[name], len(live))))
+                for s, idxs in self._delete(stream, picked, now).items():
+                    deleted[s] += idxs
+        for s in deleted:
+            changed[s] = [i for i in changed[s] if i not in self.entities[s].deleted]
         out: dict[str, list[Any]] = {}
         nwh = len(vocab.WAREHOUSES)
         for stream, idxs in changed.items():
@@ -390,7 +429,56 @@ class TenantStore:
                 out[stream] = [[i // nwh + 1, vocab.WAREHOUSES[i % nwh]] for i in sorted(idxs)]
             else:
                 out[stream] = [i + 1 for i in sorted(set(idxs))]
-        return {"clock": self.clock_iso(), "changed": out}
+        gone = {s: [i + 1 for i in sorted(set(idxs))] for s, idxs in deleted.items()}
+        return {"clock": self.clock_iso(), "changed": out, "deleted": gone}
+
+    def delete(self, keys: dict[str, list[int]]) -> dict[str, list[int]]:
+        """Delete rows by key now (an order takes its lines along); the deleted keys."""
+        for stream, ks in keys.items():
+            if stream not in DELETABLE:
+                raise ChangeError(
+                    f"rows of {stream!r} cannot be deleted; deletable: {', '.join(DELETABLE)}"
+                )
+            if not isinstance(ks, list) or not all(type(k) is int for k in ks):
+                raise ChangeError(f"{stream!r}: a list of integer keys is expected")
+            es = self.entities[stream]
+            for k in ks:
+                if not 1 <= k <= es.n_total or (k - 1) in es.deleted:
+                    raise ChangeError(f"{stream!r}: no row with key {k}")
+        self.data_version += 1
+        try:
+            out: dict[str, list[int]] = {s: [] for s in DELETABLE}
+            for stream, ks in keys.items():
+                for s, idxs in self._delete(
+                    stream, sorted({k - 1 for k in ks}), self.clock
+                ).items():
+                    out[s] += [i + 1 for i in idxs]
+            return {s: sorted(v) for s, v in out.items()}
+        finally:
+            self.data_version += 1
+
+    def _delete(self, stream: str, idxs: list[int], now: int) -> dict[str, list[int]]:
+        """Remove rows (and the lines of removed orders) from every query."""
+        out: dict[str, list[int]] = {stream: []}
+        es = self.entities[stream]
+        for i in idxs:
+            if i in es.deleted:
+                continue
+            old = es.modified.get(i)
+            # Its last version stays renderable (for admin answers); queries skip it:
+            # a base row is overridden, an overlay row leaves the ordered overlay.
+            if old is not None:
+                del es.ordered[bisect_left(es.ordered, (old, i))]
+            elif i < es.n_base:
+                insort(es.overridden, i)
+            es.deleted[i] = now
+            out[stream].append(i)
+        if stream == "sales_orders" and out[stream]:
+            lines = [li for lis in self.order_lines(out[stream]).values() for li in lis]
+            out["sales_order_lines"] = self._delete("sales_order_lines", lines, now)[
+                "sales_order_lines"
+            ]
+        return out
 
     def _restamp_orders(self, changed: dict[str, list[Any]], now: int) -> None:
         """Give the orders of edited lines the transaction's timestamp (values unchanged)."""

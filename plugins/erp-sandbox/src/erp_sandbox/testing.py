@@ -116,6 +116,10 @@ class SandboxServer:
         """Move the tenant clock and change data (see API.md); returns changed keys."""
         return self._admin("POST", f"{tenant}/advance", change)
 
+    def delete(self, tenant: str, **keys: list[int]) -> dict[str, Any]:
+        """Delete rows by stream and key (an order with its lines); returns deleted keys."""
+        return self._admin("POST", f"{tenant}/delete", keys)
+
     def set_faults(self, tenant: str, faults: dict[str, Any]) -> dict[str, Any]:
         """Replace the fault settings of a tenant (`{}` clears them)."""
         return self._admin("PUT", f"{tenant}/faults", faults)

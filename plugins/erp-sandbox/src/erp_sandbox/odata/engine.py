@@ -87,7 +87,13 @@ def _iter_source(
             offset = None
         else:
             n = store.entities[stream].n_total
-            idx = np.arange(first, min(n, first + chunk), dtype=np.int64)
+            end = min(n, first + chunk)
+            if first >= n:
+                return
+            idx = store.live(stream, np.arange(first, end, dtype=np.int64))
+            if idx.size == 0:  # every row of this chunk was deleted
+                first = end
+                continue
         if idx.size == 0:
             return
         rows, mods, vers = store.render_meta(stream, idx)
@@ -96,9 +102,14 @@ def _iter_source(
         for i, row, m, v in zip(keys, out, mods, vers, strict=True):
             if pred is None or pred(row, m):
                 yield Item((m, rank, i) if by_rep else (rank, i), row, src.etag(m, v), i)
-        keyset, first = (mods[-1], keys[-1]), keys[-1] + 1
-        if idx.size < chunk:
-            return
+        if by_rep:
+            keyset = (mods[-1], keys[-1])
+            if idx.size < chunk:
+                return
+        else:
+            first = end
+            if end >= n:
+                return
         chunk = min(chunk * 2, MAX_CHUNK)
 
 

@@ -19,7 +19,7 @@ from erp_sandbox.odata import engine, wire
 from erp_sandbox.odata.filter import Compiled, FilterError, literal_of, tokenize
 from erp_sandbox.odata.model import BY_KEY, EntitySet, Service
 from erp_sandbox.odata.query import QueryError, ieee754, max_page_size, parse_query
-from erp_sandbox.store import TenantStore
+from erp_sandbox.store import DELETABLE, ChangeError, TenantStore
 from erp_sandbox.tenants import Tenant
 
 _SEGMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\((.*)\))?$")
@@ -185,6 +185,24 @@ def _find(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> engine.Item
         return item
     shown = ",".join(f"{k}={v}" for k, v in key.items())
     raise ODataError(404, "not_found", f"no {es.name} entity with the key ({shown})")
+
+
+def delete(store: TenantStore, target: Target) -> None:
+    """`DELETE {set}({key})`: the entity is gone (an order with its lines)."""
+    es = target.entity_set
+    if target.kind != "entity" or es is None or target.key is None:
+        raise ODataError(405, "method_not_allowed", "DELETE needs one entity: {set}({key})")
+    if target.scope is not None:
+        _find(store, *target.scope)
+    item = _find(store, es, target.key)
+    rank = item.pos[-2] if len(item.pos) == 3 else item.pos[0]
+    stream = next(src.stream for src in es.sources if src.rank == rank)
+    if stream not in DELETABLE:
+        raise ODataError(405, "method_not_allowed", f"entities of {es.name} cannot be deleted")
+    try:
+        store.delete({stream: [item.idx + 1]})
+    except ChangeError as exc:
+        raise ODataError(404, "not_found", str(exc)) from None
 
 
 def _links(dialect: Dialect, request: Request, tenant: Tenant, target: Target) -> tuple[str, str]:
