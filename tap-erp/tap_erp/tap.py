@@ -433,6 +433,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         verify=bool(config.get("verify_tls", True)),
         user_agent=config.get("user_agent"),
         error_message_paths=profile.decl.errors.message_paths,
+        body_error=profile.decl.errors.body_error,
         retry_statuses=profile.decl.retry.statuses,
         secrets=secrets,
     )
@@ -494,7 +495,8 @@ class TapERP(TapInternals):
         runtime = self.runtime
         meta = t.cast("MetadataSpec", runtime.profile.metadata)
         rendered = request.render(
-            {"config": runtime.config, "entity": entity}, runtime.http.base_url
+            {"config": runtime.config, "entity": entity, "token": runtime.http.login_token()},
+            runtime.http.base_url,
         )
         key = (
             rendered.method,
