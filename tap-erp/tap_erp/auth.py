@@ -202,6 +202,11 @@ class LoginAuth(Authenticator):
                 self._renew_at = self.clock() + self.expires_in
         headers.update(self._headers)
 
+    def token(self) -> str:
+        """The login answer's token (logging in first when needed), for request templates."""
+        self.apply({})
+        return t.cast("str", self._token)
+
     def refresh_on_unauthorized(self) -> bool:
         """Log in again on the next request (the session expired)."""
         self._headers = None

@@ -189,6 +189,7 @@ class HttpClient:
         verify: bool = DEFAULTS["verify_tls"],
         user_agent: str | None = DEFAULTS["user_agent"],
         error_message_paths: Iterable[str] = ("message",),
+        body_error: str | None = None,
         retry_statuses: Iterable[int] = RETRY_STATUSES,
         secrets: Iterable[str | None] = (),
         sleep: Callable[[float], None] | None = None,
@@ -210,6 +211,7 @@ class HttpClient:
         if user_agent:
             self.headers["User-Agent"] = user_agent
         self.error_message_paths = [Selector(p) for p in error_message_paths]
+        self.body_error = Selector(body_error) if body_error else None
         self.retry_statuses = frozenset(retry_statuses)
         self._secrets = [s for s in secrets if s]
         self.sleep = sleep or time.sleep
@@ -233,6 +235,31 @@ class HttpClient:
     def _clean(self, text: str) -> str:
         return redact(text, self.secrets)
 
+    def login_token(self) -> str | None:
+        """The token of a login auth method (for `{token}` in requests); None without one."""
+        from tap_erp.auth import LoginAuth
+
+        auth = self.authenticator
+        return auth.token() if isinstance(auth, LoginAuth) else None
+
+    def _check_body_error(self, body: t.Any, method: str, url: str) -> None:
+        """A 2xx answer that carries an error (JSON-RPC) fails like an error status."""
+        if self.body_error is None:
+            return
+        found = self.body_error.find(body)
+        if found is NOTHING or found in (None, False):
+            return
+        message = self._message_of(body)
+        msg = f"error from {method} {self._clean(url)}: {message}"
+        raise HTTPStatusError(msg, status=200)
+
+    def _message_of(self, body: t.Any) -> str:
+        for selector in self.error_message_paths:
+            node = selector.find(body)
+            if node is not NOTHING and isinstance(node, str | int | float) and node is not True:
+                return self._clean(str(node))
+        return self._clean(str(body)[:200])
+
     def error_message(self, response: requests.Response) -> str:
         """A short human readable message from an error response."""
         try:
@@ -240,11 +267,7 @@ class HttpClient:
         except orjson.JSONDecodeError:
             text = response.text.strip().replace("\n", " ")
             return self._clean(text[:200]) if text else (response.reason or "")
-        for selector in self.error_message_paths:
-            node = selector.find(body)
-            if node is not NOTHING and isinstance(node, str | int | float) and node is not True:
-                return self._clean(str(node))
-        return self._clean(str(body)[:200])
+        return self._message_of(body)
 
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2**(attempt-1))]."""
@@ -352,9 +375,11 @@ class HttpClient:
                 if raw:
                     return Reply(content, response.headers, response.url or url)
                 try:
-                    return Reply(orjson.loads(content), response.headers, response.url or url)
+                    body = orjson.loads(content)
                 except orjson.JSONDecodeError as exc:
                     raise RetryableError(f"malformed JSON body ({exc})") from None
+                self._check_body_error(body, method, response.url or url)
+                return Reply(body, response.headers, response.url or url)
             except TRANSIENT_EXCEPTIONS as exc:
                 error = RetryableError(describe_transport_error(exc, url))
             except RetryableError as exc:

@@ -137,8 +137,9 @@ class Pager:
 
     def send(self, **values: t.Any) -> Reply:
         """One request of the stream with these placeholder values."""
+        token = self.http.login_token()
         rendered = self.request.render(
-            {**self.values, "limit": self.size, **values},
+            {**self.values, "limit": self.size, "token": token, **values},
             self.http.base_url,
             self.paginator_query,
         )

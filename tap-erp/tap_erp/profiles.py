@@ -36,13 +36,13 @@ AUTH_METHODS = tuple(spec.AUTH_MAP)
 
 #: Placeholders each kind of template may read.
 _PAGING = frozenset({"offset", "limit", "page", "cursor"})
-_DATA = frozenset({"since", "before", "fields", "config"}) | _PAGING
+_DATA = frozenset({"since", "before", "fields", "config", "token"}) | _PAGING
 _KINDS = {
     "request": _DATA,
     "child_request": _DATA | {"parent"},
     "parent_request": _PAGING | {"config"},
     "paginator": _PAGING | {"config"},
-    "metadata": frozenset({"entity", "config"}),
+    "metadata": frozenset({"entity", "config", "token"}),
     "login": frozenset({"config"}),
     "login_headers": frozenset({"token", "config"}),
     "config": frozenset({"config"}),

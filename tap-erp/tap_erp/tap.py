@@ -250,6 +250,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         verify=bool(setting(config, "verify_tls")),
         user_agent=setting(config, "user_agent"),
         error_message_paths=profile.decl.errors.message_paths,
+        body_error=profile.decl.errors.body_error,
         retry_statuses=profile.decl.retry.statuses,
         secrets=secrets,
     )
@@ -319,7 +320,8 @@ class TapERP(TapInternals):
         runtime = self.runtime
         meta = t.cast("MetadataSpec", runtime.profile.metadata)
         rendered = request.render(
-            {"config": runtime.config, "entity": entity}, runtime.http.base_url
+            {"config": runtime.config, "entity": entity, "token": runtime.http.login_token()},
+            runtime.http.base_url,
         )
         key = (
             rendered.method,

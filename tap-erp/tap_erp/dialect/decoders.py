@@ -129,6 +129,21 @@ def false_as_null(schema: dict) -> RowsDecoder:
     return decode
 
 
+def int_booleans(schema: dict) -> RowsDecoder:
+    """1/0 in boolean fields become true/false (Frappe's Check fields)."""
+    names = _fields(schema, lambda p: "boolean" in _types(p))
+
+    def decode(rows: Rows) -> Rows:
+        for row in rows:
+            for name in names:
+                value = row.get(name)
+                if type(value) is int:
+                    row[name] = bool(value)
+        return rows
+
+    return decode
+
+
 def naive_timestamps(schema: dict) -> RowsDecoder:
     """Date-time fields without a zone are in the site's zone (`site_timezone`)."""
     names = _fields(schema, _is_datetime)
@@ -238,6 +253,7 @@ DECODER_MAP: dict[str, Decoder] = {
         "naive_timestamps": naive_timestamps,
         "false_as_null": false_as_null,
         "pair_ids": pair_ids,
+        "int_booleans": int_booleans,
     }.items()
 }
 

@@ -153,6 +153,40 @@ def _tryton_fields(document: t.Any, _entity: str, _path: str) -> list[Field] | N
     return out
 
 
+# frappe_doctype: getdoctype's {"docs": [{"name": doctype, "fields": [{fieldname, ...}]}]}.
+
+
+def _frappe_doctype(document: t.Any, entity: str, _path: str) -> list[Field] | None:
+    docs = document.get("docs") if isinstance(document, dict) else None
+    found = next((d for d in docs or [] if isinstance(d, dict) and d.get("name") == entity), None)
+    if found is None:
+        return None
+    out = []
+    for raw in found.get("fields") or []:
+        if not isinstance(raw, dict) or not raw.get("fieldname"):
+            continue
+        precision = str(raw.get("precision") or "")
+        out.append(
+            Field(
+                name=str(raw["fieldname"]),
+                type=str(raw.get("fieldtype")),
+                nullable=not raw.get("reqd"),
+                scale=int(precision) if precision.isdigit() else None,
+                label=raw.get("label"),
+            )
+        )
+    return out
+
+
+# odoo_fields: fields_get, bare (JSON-2) or as a JSON-RPC answer's `result`.
+
+
+def _odoo_fields(document: t.Any, entity: str, path: str) -> list[Field] | None:
+    if isinstance(document, dict) and "jsonrpc" in document:
+        document = document.get("result")
+    return _tryton_fields(document, entity, path)
+
+
 METADATA_FORMATS: dict[str, MetadataFormat] = {
     "field_list": MetadataFormat(
         read=_json,
@@ -218,6 +252,54 @@ METADATA_FORMATS: dict[str, MetadataFormat] = {
         description=(
             "Tryton's model fields (`fields_get`): `{name: {type, string, digits, "
             "required}}`; relation lists and other types are left out unless mapped."
+        ),
+    ),
+    "frappe_doctype": MetadataFormat(
+        read=_json,
+        fields=_frappe_doctype,
+        type_map={
+            "Data": "string",
+            "Link": "string",
+            "Dynamic Link": "string",
+            "Select": "string",
+            "Small Text": "string",
+            "Text": "string",
+            "Long Text": "string",
+            "Phone": "string",
+            "Int": "integer",
+            "Float": "number",
+            "Currency": "number",
+            "Percent": "number",
+            "Check": "boolean",
+            "Date": "date",
+            "Datetime": "date-time",
+        },
+        description=(
+            "Frappe's doctype meta (`frappe.desk.form.load.getdoctype`): `{docs: [{name, "
+            "fields: [{fieldname, fieldtype, precision, reqd, label}]}]}`; layout fields "
+            "and child tables are left out unless mapped."
+        ),
+    ),
+    "odoo_fields": MetadataFormat(
+        read=_json,
+        fields=_odoo_fields,
+        type_map={
+            "char": "string",
+            "text": "string",
+            "html": "string",
+            "selection": "string",
+            "integer": "integer",
+            "many2one": "integer",
+            "float": "number",
+            "monetary": "number",
+            "boolean": "boolean",
+            "date": "date",
+            "datetime": "date-time",
+        },
+        description=(
+            "Odoo's `fields_get` (`{name: {type, string, digits, required}}`), bare "
+            "(JSON-2) or as the `result` of a JSON-RPC answer; relations other than "
+            "many2one are left out unless mapped."
         ),
     ),
 }

@@ -260,6 +260,15 @@ class Errors(Base, kw_only=True):
     message_paths: t.Annotated[
         list[str], Doc(description="Selectors tried in order; the first text found is shown.")
     ] = msgspec.field(default_factory=lambda: ["message"])
+    body_error: t.Annotated[
+        str | None,
+        Doc(
+            description=(
+                "Selector of an error in a successful (2xx) answer, e.g. `error` of "
+                "JSON-RPC: when present the request fails with its message (`message_paths`)."
+            )
+        ),
+    ] = None
 
 
 class Metadata(Base, kw_only=True):

@@ -51,7 +51,7 @@ PLACEHOLDERS: dict[str, str] = {
     "cursor": "token of the next page (cursor paginator); absent on the first request",
     "fields": "names of the stream's selected fields (a list)",
     "entity": "the stream's metadata entity (metadata requests)",
-    "token": "the token of a login answer (login auth headers)",
+    "token": "the token of a login answer (login auth: its headers, data and metadata requests)",
     "config.<setting>": "a tap or profile setting; absent when unset",
     "parent.<field>": "a field of the parent row (streams with a parent)",
 }

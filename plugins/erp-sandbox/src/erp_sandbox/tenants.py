@@ -42,6 +42,10 @@ class Tenant:
     time_quantum_us: dict[str, int] = field(default_factory=dict)
     #: Editing a sales order line also re-stamps its order's ModifiedOn.
     line_edits_touch_order: bool = False
+    #: IANA zone of naive local timestamps (ERPNext sites); None: UTC offsets only.
+    timezone: str | None = None
+    #: Credentials of the RPC-style dialects: (login or API key, password or secret).
+    logins: tuple[tuple[str, str], ...] = ()
 
     def quantum(self, stream: str) -> int:
         """Timestamp granularity of a stream in microseconds."""
@@ -164,6 +168,45 @@ TENANTS: dict[str, Tenant] = {
                 CustomField("YY1_Color_PRD", "string", "Color", source="color"),
                 CustomField("YY1_WeightKg_PRD", "decimal", "Weight (kg)", scale=3, source="weight"),
                 CustomField("YY1_Hazardous_PRD", "boolean", "Hazardous", source="hazardous"),
+            ),
+        },
+    ),
+    "kestrel": Tenant(
+        name="kestrel",
+        paging=OFFSET,
+        utc_offset_minutes=60,
+        dialect="erpnext",
+        # A site in Europe/Berlin: naive timestamps in local time, summer time included.
+        timezone="Europe/Berlin",
+        logins=(("kestrel-api-key", "kestrel-api-secret"),),
+        # Saving a sales order (a line edited) saves its items with the order's time.
+        line_edits_touch_order=True,
+        custom_fields={
+            "customers": (CustomField("custom_segment", "string", "Segment", source="segment"),),
+            "products": (
+                CustomField("custom_color", "string", "Color", source="color"),
+                CustomField("custom_weight_kg", "decimal", "Weight (kg)", scale=3, source="weight"),
+            ),
+        },
+    ),
+    "pelican": Tenant(
+        name="pelican",
+        paging=OFFSET,
+        utc_offset_minutes=0,
+        dialect="odoo",
+        logins=(("api-reader@pelican.example", "pelican-api-key"),),
+        # Odoo's ORM reads datetimes to the second.
+        time_quantum_us=dict.fromkeys(
+            ("sales_orders", "sales_order_lines", "customers", "vendors", "products"), 1_000_000
+        ),
+        custom_fields={
+            "customers": (
+                CustomField("x_account_manager", "string", "Account manager", source="manager"),
+            ),
+            "products": (
+                CustomField("x_color", "string", "Color", source="color"),
+                CustomField("x_weight_kg", "decimal", "Weight (kg)", scale=3, source="weight"),
+                CustomField("x_hazardous", "boolean", "Hazardous", source="hazardous"),
             ),
         },
     ),

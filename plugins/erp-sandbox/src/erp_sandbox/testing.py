@@ -23,7 +23,7 @@ from typing import Any
 
 import requests
 
-DEFAULT_TENANTS = ("acme", "globex", "initech", "contoso", "bestrun")
+DEFAULT_TENANTS = ("acme", "globex", "initech", "contoso", "bestrun", "kestrel", "pelican")
 
 #: Credentials of the built-in tenants, for clients under test.
 CREDENTIALS: dict[str, dict[str, str]] = {
@@ -37,6 +37,12 @@ CREDENTIALS: dict[str, dict[str, str]] = {
         "token_path": "oauth2/v2.0/token",
     },
     "bestrun": {"username": "BESTRUN_COMM", "password": "bestrun-pass"},
+    "kestrel": {"api_key": "kestrel-api-key", "api_secret": "kestrel-api-secret"},
+    "pelican": {
+        "login": "api-reader@pelican.example",
+        "api_key": "pelican-api-key",
+        "db": "pelican",
+    },
 }
 
 #: Service roots (below the tenant URL) of the tenants in OData v4 mode.

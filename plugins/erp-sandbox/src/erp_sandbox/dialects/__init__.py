@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from erp_sandbox.dialects import business_central, s4hana
+from erp_sandbox.dialects import business_central, erpnext, odoo, s4hana
 from erp_sandbox.odata.handler import Dialect
 from erp_sandbox.tenants import Tenant
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (business_central.DIALECT, s4hana.DIALECT)}
+DIALECTS: dict[str, Dialect] = {
+    d.name: d for d in (business_central.DIALECT, s4hana.DIALECT, erpnext.DIALECT, odoo.DIALECT)
+}
 
 
 def dialect_of(tenant: Tenant) -> Dialect | None:
