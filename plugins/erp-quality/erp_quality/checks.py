@@ -76,11 +76,21 @@ def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, l
             lake, table, rule.primary_key + version
         )
     if rule.version_column in columns:
-        (newest,) = lake.query(f"SELECT max({_quoted(rule.version_column)}) FROM {table}")[0]
-        if isinstance(newest, dt.datetime):
-            newest = newest if newest.tzinfo else newest.replace(tzinfo=dt.UTC)
-            metrics.newest = newest.astimezone(dt.UTC).isoformat()
+        metrics.newest = _newest(lake, table, rule.version_column)
     return metrics, findings
+
+
+def _newest(lake: Lake, table: str, column: str) -> str | None:
+    """The newest value of a date/timestamp column as UTC ISO text (None: other types)."""
+    newest = f"max({_quoted(column)})"
+    (kind,) = lake.query(f"SELECT typeof({newest}) FROM {table}")[0]
+    if not str(kind).startswith(("TIMESTAMP", "DATE")):
+        return None
+    value = f"{newest}::TIMESTAMP" if str(kind).startswith("DATE") else newest
+    (micros,) = lake.query(f"SELECT epoch_us({value}) FROM {table}")[0]
+    if micros is None:
+        return None
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)).isoformat()
 
 
 def freshness(metrics: StreamMetrics, rules: Rules, now: dt.datetime) -> Finding | None:
