@@ -1,7 +1,14 @@
-"""The checks: row counts against the previous check, null rates, duplicate keys."""
+"""The checks: row counts against the previous check, null rates, duplicate keys, freshness.
+
+A stream with a current-state table (target-s3 `table_format: delta`) is checked on
+that table: one row per key, so a key seen twice is a duplicate whatever its version,
+and re-read versions (lookback) never count. Otherwise the history is checked: a key
+and version landed twice is a duplicate.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 from erp_quality.lake import Lake
@@ -29,6 +36,8 @@ class StreamMetrics:
     null_rates: dict[str, float]
     distinct_keys: int | None = None  # None: a key column is missing
     duplicate_versions: int | None = None
+    table: str = "history"  # or "current"
+    newest: str | None = None  # newest version_column value (ISO), if a timestamp
 
 
 def _quoted(column: str) -> str:
@@ -42,7 +51,9 @@ def _distinct(lake: Lake, table: str, columns: list[str]) -> int:
 
 def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, list[Finding]]:
     """Measure one stream; columns the rules name but the table lacks are errors."""
-    columns = set(lake.columns(stream))
+    current = lake.has_current(stream)
+    table = lake.current_table(stream) if current else lake.table(stream)
+    columns = set(lake.columns(stream, table))
     named = dict.fromkeys([*rule.primary_key, *rule.not_null])
     findings = [
         Finding(stream, "columns", ERROR, f"column {c!r} is missing")
@@ -50,21 +61,51 @@ def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, l
         if c not in columns
     ]
     nulls = [c for c in rule.not_null if c in columns]
-    table = lake.table(stream)
     null_sql = "".join(f", avg(({_quoted(c)} IS NULL)::DOUBLE)" for c in nulls)
     (row,) = lake.query(f"SELECT count(*){null_sql} FROM {table}")
     metrics = StreamMetrics(
         stream=stream,
         rows=int(row[0]),
         null_rates={c: float(v or 0.0) for c, v in zip(nulls, row[1:], strict=True)},
+        table="current" if current else "history",
     )
     if all(c in columns for c in rule.primary_key):  # else the missing key is the finding
-        version = [rule.version_column] if rule.version_column in columns else []
+        version = [rule.version_column] if rule.version_column in columns and not current else []
         metrics.distinct_keys = _distinct(lake, table, rule.primary_key)
         metrics.duplicate_versions = metrics.rows - _distinct(
             lake, table, rule.primary_key + version
         )
+    if rule.version_column in columns:
+        metrics.newest = _newest(lake, table, rule.version_column)
     return metrics, findings
+
+
+def _newest(lake: Lake, table: str, column: str) -> str | None:
+    """The newest value of a date/timestamp column as UTC ISO text (None: other types)."""
+    newest = f"max({_quoted(column)})"
+    (kind,) = lake.query(f"SELECT typeof({newest}) FROM {table}")[0]
+    if not str(kind).startswith(("TIMESTAMP", "DATE")):
+        return None
+    value = f"{newest}::TIMESTAMP" if str(kind).startswith("DATE") else newest
+    (micros,) = lake.query(f"SELECT epoch_us({value}) FROM {table}")[0]
+    if micros is None:
+        return None
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=micros)).isoformat()
+
+
+def freshness(metrics: StreamMetrics, rules: Rules, now: dt.datetime) -> Finding | None:
+    """A warning when the newest version is older than ``freshness_hours``."""
+    if rules.freshness_hours is None or metrics.newest is None:
+        return None
+    age = (now - dt.datetime.fromisoformat(metrics.newest)).total_seconds() / 3600
+    if age > rules.freshness_hours:
+        detail = (
+            f"newest row changed {age:.1f} h ago ({metrics.newest}), "
+            f"more than freshness_hours {rules.freshness_hours:g}"
+        )
+        return Finding(metrics.stream, "freshness", WARNING, detail)
+    detail = f"newest row changed {age:.1f} h ago"
+    return Finding(metrics.stream, "freshness", OK, detail)
 
 
 def judge(
@@ -73,7 +114,10 @@ def judge(
     """Turn measurements into findings."""
     s = metrics.stream
     out: list[Finding] = []
-    if metrics.duplicate_versions:
+    if metrics.duplicate_versions and metrics.table == "current":
+        detail = f"{metrics.duplicate_versions} keys appear twice in the current table"
+        out.append(Finding(s, "duplicates", ERROR, detail))
+    elif metrics.duplicate_versions:
         detail = f"{metrics.duplicate_versions} rows landed twice"
         out.append(Finding(s, "duplicates", ERROR, detail))
     elif metrics.duplicate_versions == 0:
@@ -114,6 +158,9 @@ def run_checks(
         all_metrics.append(metrics)
         findings.extend(found)
         findings.extend(judge(metrics, rule, rules, previous.get(stream)))
+        fresh = freshness(metrics, rules, dt.datetime.now(dt.UTC))
+        if fresh is not None:
+            findings.append(fresh)
     return all_metrics, findings
 
 

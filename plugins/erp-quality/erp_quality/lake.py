@@ -13,6 +13,7 @@ import boto3
 import duckdb
 
 HTTPFS_VERSION = "v1.4.4"
+CURRENT_FOLDER = "_current"  # target-s3 `table_format: delta`: current-state tables
 
 
 class LakeError(Exception):
@@ -66,14 +67,14 @@ class LakeConfig:
         return "/".join(p for p in (self.prefix, self.client_id) if p)
 
 
-def _httpfs_extension_path() -> Path:
-    import duckdb_ext  # the PyPI package duckdb-ext-httpfs: the extension, offline
+def _extension_path(name: str) -> Path:
+    import duckdb_ext  # the PyPI packages duckdb-ext-httpfs/-delta: extensions, offline
 
     for base in duckdb_ext.__path__:
-        found = sorted(Path(base).glob(f"extensions/{HTTPFS_VERSION}/*/httpfs.duckdb_extension"))
+        found = sorted(Path(base).glob(f"extensions/{HTTPFS_VERSION}/*/{name}.duckdb_extension"))
         if found:
             return found[0]
-    raise LakeError("the DuckDB httpfs extension is not installed (package duckdb-ext-httpfs)")
+    raise LakeError(f"the DuckDB {name} extension is not installed (package duckdb-ext-{name})")
 
 
 def _sql_literal(value: str) -> str:
@@ -149,7 +150,8 @@ class Lake:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
-        con.execute(f"LOAD {_sql_literal(str(_httpfs_extension_path()))}")
+        con.execute(f"LOAD {_sql_literal(str(_extension_path('httpfs')))}")
+        con.execute(f"LOAD {_sql_literal(str(_extension_path('delta')))}")
         cfg = self.config
         options = ["TYPE s3", f"REGION {_sql_literal(cfg.region)}"]
         if cfg.access_key_id:
@@ -170,6 +172,20 @@ class Lake:
         glob = f"s3://{self.config.bucket}/{self.config.root}/{stream}/**/*.parquet"
         return f"read_parquet({_sql_literal(glob)}, union_by_name = true)"
 
+    def has_current(self, stream: str) -> bool:
+        """Whether the stream has a current-state (Delta) table."""
+        log = f"{CURRENT_FOLDER}/{stream}/_delta_log/"
+        return next(iter(self.keys(log)), None) is not None
+
+    def current_table(self, stream: str) -> str:
+        """A DuckDB table expression over a stream's current-state Delta table."""
+        uri = f"s3://{self.config.bucket}/{self.config.root}/{CURRENT_FOLDER}/{stream}"
+        return f"delta_scan({_sql_literal(uri)})"
+
+    def checked_table(self, stream: str) -> str:
+        """The current table where there is one, else the history (every version)."""
+        return self.current_table(stream) if self.has_current(stream) else self.table(stream)
+
     def query(self, sql: str) -> list[tuple]:
         """Run SQL (use `table()` for streams) and return all rows."""
         try:
@@ -177,6 +193,7 @@ class Lake:
         except duckdb.Error as exc:
             raise LakeError(f"query failed: {exc}") from exc
 
-    def columns(self, stream: str) -> list[str]:
-        """Column names of a stream (union over its files)."""
-        return [row[0] for row in self.query(f"DESCRIBE SELECT * FROM {self.table(stream)}")]
+    def columns(self, stream: str, table: str | None = None) -> list[str]:
+        """Column names of a stream (union over its files, or of ``table``)."""
+        table = table or self.table(stream)
+        return [row[0] for row in self.query(f"DESCRIBE SELECT * FROM {table}")]

@@ -28,6 +28,7 @@ class Rules:
     streams: dict[str, StreamRule]
     max_row_drop: float = 0.10
     max_null_rate: float = 0.0
+    freshness_hours: float | None = None  # newest version_column older than this: warning
 
     @classmethod
     def load(cls, path: Path) -> Rules:
@@ -53,4 +54,17 @@ class Rules:
             streams=streams,
             max_row_drop=float(raw.get("max_row_drop", 0.10)),
             max_null_rate=float(raw.get("max_null_rate", 0.0)),
+            freshness_hours=_hours(path, raw.get("freshness_hours")),
         )
+
+
+def _hours(path: Path, value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        hours = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        hours = -1.0
+    if hours <= 0:
+        raise RulesError(f"rules file {path}: freshness_hours must be a positive number of hours")
+    return hours

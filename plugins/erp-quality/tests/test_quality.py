@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import uuid
@@ -181,3 +182,64 @@ def test_a_missing_key_column_is_one_error_not_duplicates(lake, tmp_path, capsys
     assert "duplicates" not in out.split("data quality")[1].split("quality failed")[0].replace(
         "stream  rows  keys  duplicates", ""
     )
+
+
+def put_current(lake: Lake, ids: list[int], updated: list[dt.datetime]) -> None:
+    """A current-state Delta table of `orders`, as target-s3 `table_format: delta` writes it."""
+    from deltalake import write_deltalake
+
+    endpoint = lake.config.endpoint_url or ""
+    table = pa.table(
+        {
+            "order_id": pa.array(ids, pa.int64()),
+            "total": pa.array([1.0] * len(ids), pa.float64()),
+            "updated_at": pa.array(updated, pa.timestamp("us", "UTC")),
+        }
+    )
+    write_deltalake(
+        f"s3://{lake.config.bucket}/lake/acme/_current/orders",
+        table,
+        mode="overwrite",
+        storage_options={
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "k",
+            "AWS_SECRET_ACCESS_KEY": "s",
+            "AWS_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        },
+    )
+
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("current_ids", "freshness", "code", "expected"),
+    [
+        # the history holds order 3 twice (lookback), the current table once: no finding
+        ([1, 2, 3], "", 0, "quality passed"),
+        ([1, 2, 2], "", 1, "ERROR: orders: duplicates: 1 keys appear twice in the current table"),
+        ([1, 2, 3], "freshness_hours: 1", 1, "WARNING: orders: freshness: newest row changed"),
+        ([1, 2, 3], "freshness_hours: 48", 0, "quality passed"),
+    ],
+)
+def test_checks_read_the_current_table_where_there_is_one(
+    lake, tmp_path, capsys, current_ids, freshness, code, expected
+):
+    put_orders(lake, "a", [1, 2, 3], [1.0, 2.0, 3.0])
+    put_orders(lake, "b", [3], [3.0])  # re-read by lookback: same key and version again
+    put_current(lake, current_ids, [NOW - dt.timedelta(hours=5)] * len(current_ids))
+    rules = tmp_path / "r.yml"
+    rules.write_text(RULES + freshness + "\n")
+    assert cli.main(["check", "--rules", str(rules), "--fail-on", "warning"]) == code
+    out = capsys.readouterr().out
+    assert expected in out
+    report = lake.read_json("lake/acme/_quality/latest.json")
+    assert report["streams"]["orders"]["table"] == "current"
+
+
+def test_freshness_hours_must_be_positive(tmp_path: Path):
+    path = tmp_path / "r.yml"
+    path.write_text(RULES + "freshness_hours: -3\n")
+    with pytest.raises(RulesError, match="freshness_hours must be a positive number"):
+        Rules.load(path)

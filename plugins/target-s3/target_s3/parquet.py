@@ -137,8 +137,16 @@ class ParquetFiles:
 
     def write(self, data: bytearray, rows: int, batch: int) -> tuple[list[tuple[str, bytes]], int]:
         """Convert buffered records to Parquet files: [(final key, content)], rows."""
+        return self.files(self.convert(data, rows), batch)
+
+    def convert(self, data: bytearray, rows: int) -> pa.Table:
+        """Buffered records as an Arrow table with the lineage columns."""
         table = self.converter.to_table(data, rows)
-        table = self._with_lineage(table, dt.datetime.now(dt.UTC))
+        return self._with_lineage(table, dt.datetime.now(dt.UTC))
+
+    def files(self, table: pa.Table, batch: int) -> tuple[list[tuple[str, bytes]], int]:
+        """A converted batch as Parquet files: [(final key, content)], rows."""
+        rows = table.num_rows
         if table.num_columns == 0:
             logger.warning(
                 "Stream '%s': schema has no properties; %d record(s) not stored",

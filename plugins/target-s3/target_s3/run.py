@@ -22,6 +22,7 @@ import uuid
 import pyarrow as pa
 
 from target_s3.audit import write_audit
+from target_s3.delta import CurrentTable
 from target_s3.errors import TargetS3Error
 from target_s3.layout import Layout
 from target_s3.publish import Publisher
@@ -34,8 +35,9 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("target-s3")
 
-#: Converts one batch, given its number: ([(final key, Parquet bytes)], rows stored).
-ToFiles = t.Callable[[int], tuple[list[tuple[str, bytes]], int]]
+#: Converts one batch, given its number: ([(final key, Parquet bytes)], rows stored, the
+#: commit to make once the files are published (the current-table merge) or None).
+ToFiles = t.Callable[[int], tuple[list[tuple[str, bytes]], int, t.Callable[[], None] | None]]
 
 
 class Buffer(t.Protocol):
@@ -91,6 +93,8 @@ class Run:
         self._write_state = write_state
         self._worker = cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush")
         self._inflight: tuple[int, cf.Future] | None = None  # (first STATE seq, batch)
+        self.current: dict[str, CurrentTable] = {}  # table_format delta: stream -> table
+        self.snapshots_complete = False  # set at the end of a run whose input is all covered
         self._started = False
         self._live = False  # bucket checked, lease written
         self._finished = False
@@ -98,6 +102,22 @@ class Run:
     def add(self, buffer: Buffer) -> None:
         """Take part in STATE bookkeeping and age checks (every sink, once)."""
         self._buffers.append(buffer)
+
+    def current_table(
+        self, stream: str, key_properties: t.Sequence[str] | None, bookmarks: list | None
+    ) -> CurrentTable:
+        """The stream's current-state table (one per stream, whatever its schema versions)."""
+        table = self.current.get(stream)
+        if table is None or table.keys != list(key_properties or []):
+            table = CurrentTable(
+                stream,
+                key_properties,
+                bookmarks,
+                settings=self.settings,
+                layout=self.layout,
+            )
+            self.current[stream] = table
+        return table
 
     def saw_stream(self, stream: str) -> None:
         """Note a stream for the audit (also when it brings no records)."""
@@ -140,10 +160,12 @@ class Run:
     ) -> Batch | None:
         """Worker thread: convert, write Parquet, stage, journal and publish."""
         started = time.monotonic()
-        files, count = to_files(batch)
+        files, count, commit = to_files(batch)
         published = None
         if files:
             published = self.publisher.publish(stream, batch, files, count, state_seqs)
+            if commit is not None:
+                commit()
         logger.info(
             "Stream '%s': batch %d, %d rows in %d file(s), %.2fs",
             stream,
@@ -225,11 +247,15 @@ class Run:
         self.start()
         last = self.gate.seq
         uncovered = sum(b.drop_after_state(last) for b in self._buffers) if last else 0
+        self.snapshots_complete = not uncovered
         for buffer in list(self._buffers):
             if buffer.rows:
                 buffer.flush(emit=False)
         self.wait_inflight()
         self._worker.shutdown(wait=True)
+        if self.snapshots_complete:
+            for table in self.current.values():
+                table.complete(self.publisher.next_batch_number())
         if last:
             self.release_states()
             removed = self.publisher.rollback_pending() if self.publisher.pending else 0
@@ -245,6 +271,8 @@ class Run:
             self.publisher.commit(None)
         self._finished = True
         self.publisher.close(success=True)
+        for table in self.current.values():
+            table.vacuum()
         self._audit("succeeded", None)
 
     def fail(self, error: str) -> None:

@@ -155,6 +155,21 @@ class Settings:
         "unfinished batches are rolled back by the next run of the same client.",
         minimum=10,
     )
+    table_format: str = setting(
+        "parquet",
+        "`parquet`: every version of every record as append-only Parquet files (the history). "
+        "`delta`: the same history plus a current-state Delta Lake table per stream under "
+        "`{prefix}/{client}/_current/{stream}/`, merged by primary key (newest version wins, "
+        "`_sdc_deleted_at` removes the row, full-table streams replace their snapshot); "
+        "every stream needs key properties.",
+        choices=("parquet", "delta"),
+    )
+    delta_vacuum_retention_hours: int = setting(
+        168,
+        "With `table_format: delta`, each run ends by vacuuming the current tables it wrote: "
+        "files no table version needs, and files of commits that never landed, are removed "
+        "once older than this many hours.",
+    )
     s3_max_attempts: int = setting(
         5, "Attempts per S3 request (retries with backoff) before the run fails."
     )

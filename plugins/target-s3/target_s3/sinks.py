@@ -19,6 +19,7 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
 
+from target_s3.delta import DELETED
 from target_s3.errors import DataError
 from target_s3.parquet import ParquetFiles
 from target_s3.values import json_encoder
@@ -26,6 +27,7 @@ from target_s3.values import json_encoder
 if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
+    from target_s3.delta import CurrentTable
     from target_s3.run import Run
 
 #: Records a sink buffers between two checks of every buffer's age.
@@ -66,13 +68,18 @@ class ParquetSink(BatchSink):
         super().__init__(target, stream_name, schema, key_properties)
         run: Run = target.run  # type: ignore[attr-defined]
         self.run = run
+        bookmarks = run.bookmarks.get(stream_name)
+        self.current: CurrentTable | None = None
+        if run.settings.table_format == "delta":
+            self.current = run.current_table(stream_name, key_properties, bookmarks)
+            schema = with_deleted_column(schema)
         self.files = ParquetFiles(
             stream_name,
             schema,
             key_properties,
             settings=run.settings,
             layout=run.layout,
-            bookmarks=run.bookmarks.get(stream_name),
+            bookmarks=bookmarks,
         )
         self.buffer = bytearray()  # RECORD message lines as received, newline-terminated
         self.rows = 0
@@ -188,8 +195,21 @@ class ParquetSink(BatchSink):
         if not self.rows:
             return
         data, rows, first, last = self.take_buffer(at_state=at_state)
-        to_files = functools.partial(self.files.write, data, rows)
+        to_files = functools.partial(self._to_files, data, rows)
         self.run.submit(self.stream_name, to_files, (first, last), emit=emit)
+
+    def _to_files(
+        self, data: bytearray, rows: int, batch: int
+    ) -> tuple[list[tuple[str, bytes]], int, t.Callable[[], None] | None]:
+        """Worker thread: the batch's history files, and its current-table merge (delta)."""
+        table = self.files.convert(data, rows)
+        files, count = self.files.files(table, batch)
+        if self.current is None:
+            return files, count, None
+        merge = functools.partial(
+            self.current.merge, table, batch, snapshot_complete=self.run.snapshots_complete
+        )
+        return files, count, merge
 
     def mark_state(self, state_seq: int) -> None:
         """Remember where STATE number ``state_seq`` fell inside the buffer."""
@@ -234,6 +254,15 @@ class ParquetSink(BatchSink):
         data, rows = self.buffer, self.rows
         self.buffer, self.rows = bytearray(), 0
         return data, rows, first, last
+
+
+def with_deleted_column(schema: dict) -> dict:
+    """The schema with ``_sdc_deleted_at`` (nullable date-time), so delete records apply."""
+    properties = schema.get("properties") or {}
+    if DELETED in properties:
+        return schema
+    deleted = {"type": ["null", "string"], "format": "date-time"}
+    return {**schema, "properties": {**properties, DELETED: deleted}}
 
 
 def _exact_multiples(node: t.Any) -> t.Any:
