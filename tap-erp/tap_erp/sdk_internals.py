@@ -270,9 +270,9 @@ class TapInternals(Tap):
 
     def __init__(self, *args: t.Any, state: t.Any = None, **kwargs: t.Any) -> None:
         """The SDK's tap; a state that is neither an object nor a file is a bad state."""
-        if state is not None and not isinstance(state, dict | PurePath):
-            if not (isinstance(state, str) and Path(state).is_file()):
-                check_state(state, {})
+        is_file = isinstance(state, str) and Path(state).is_file()
+        if state is not None and not isinstance(state, dict | PurePath) and not is_file:
+            check_state(state, {})
         super().__init__(*args, state=state, **kwargs)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -12,7 +12,8 @@ KEYS = {"sales_orders": "ModifiedOn", "inventory": None}
 
 
 def bookmark(value, key="ModifiedOn", **extra):
-    return {"bookmarks": {"sales_orders": {"replication_key": key, "replication_key_value": value, **extra}}}
+    entry = {"replication_key": key, "replication_key_value": value, **extra}
+    return {"bookmarks": {"sales_orders": entry}}
 
 
 BAD_STATES = [
@@ -20,13 +21,16 @@ BAD_STATES = [
     ("not an object", "garbage", r"state: is 'garbage', not an object"),
     ("a list", [1, 2], r"not an object with 'bookmarks'"),
     ("bookmarks not an object", {"bookmarks": "x"}, r"'bookmarks' is 'x'"),
-    ("stream bookmark not an object", {"bookmarks": {"sales_orders": 3}}, r"stream 'sales_orders' is 3"),
-    ("bookmark a number", bookmark(20260101), r"stream 'sales_orders'.*20260101 is not an ISO 8601"),
+    ("stream bookmark not an object", {"bookmarks": {"sales_orders": 3}},
+     r"stream 'sales_orders' is 3"),
+    ("bookmark a number", bookmark(20260101),
+     r"stream 'sales_orders'.*20260101 is not an ISO 8601"),
     ("bookmark not a date", bookmark("yesterday"), r"'yesterday' is not an ISO 8601 date-time"),
     ("another replication key", bookmark("2026-01-01T00:00:00Z", key="UpdatedOn"),
      r"replication key 'UpdatedOn', but the stream's is 'ModifiedOn'"),
     ("bookmark in 2099", bookmark("2099-01-01T00:00:00+00:00"), r"2099-01-01.* is later than now"),
-    ("bookmark keys not a list", bookmark("2026-01-01T00:00:00Z", bookmark_keys=5), r"bookmark_keys 5"),
+    ("bookmark keys not a list", bookmark("2026-01-01T00:00:00Z", bookmark_keys=5),
+     r"bookmark_keys 5"),
     ("bookmark on a snapshot stream",
      {"bookmarks": {"inventory": {"replication_key": "x", "replication_key_value": "2026-01-01"}}},
      r"stream 'inventory' has a bookmark but the stream is read whole"),
@@ -63,9 +67,12 @@ def test_bookmarks_of_unknown_streams_are_reported():
     assert check_state(state, KEYS, NOW) == ["old_stream"]
 
 
+IN_THE_TAP = ("not an object", "bookmark in 2099", "another replication key")
+
+
 @pytest.mark.parametrize(
     ("scenario", "state", "line"),
-    [c for c in BAD_STATES if c[0] in ("not an object", "bookmark in 2099", "another replication key")],
+    [c for c in BAD_STATES if c[0] in IN_THE_TAP],
 )
 def test_the_tap_checks_its_state_before_reading_anything(run_tap, scenario, state, line):
     """In the tap: the error comes before any request for data."""
