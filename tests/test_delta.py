@@ -17,8 +17,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from project import STREAMS
-from standard_model import KEYS
+from erp_testing.project import STREAMS
+from erp_testing.standard_model import KEYS
 
 DELTA = {"TARGET_S3_TABLE_FORMAT": "delta"}
 JOB = ("--environment=demo", "run", "erp-to-s3")
