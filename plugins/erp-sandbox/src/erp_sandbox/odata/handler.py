@@ -37,7 +37,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one ERP speaks OData v4: its services, error codes, links and paging limits."""
+    """How one ERP speaks OData: its services, error codes, links and paging limits."""
 
     name: str
     services: Callable[[Tenant], list[Service]]
@@ -48,6 +48,10 @@ class Dialect:
     #: Extra endpoints outside the services (a token endpoint): (request, tenant state, path)
     #: -> a response, or None when the path is not theirs.
     special: Callable[[Request, Any, str], Awaitable[Any]] | None = None
+    #: Another wire format over the same engine (OData v2): (dialect, store, target,
+    #: request) -> the answer, and (dialect, status, code, message, headers) -> an error.
+    respond: Callable[..., Answer] | None = None
+    error: Callable[..., Any] | None = None
 
     def code(self, generic: str) -> str:
         """The dialect's error code for one of the sandbox's codes."""
@@ -177,7 +181,9 @@ def _same(es: EntitySet, name: str, a: Any, b: Any) -> bool:
     return x.lower() == y.lower()
 
 
-def _find(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> engine.Item:
+def find(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> engine.Item:
+    """The entity of a set with `key`; ODataError 404 when there is none."""
+
     def match(row: dict[str, Any], _mod: int) -> bool:
         return all(_same(es, k, row.get(k), v) for k, v in key.items())
 
@@ -193,8 +199,8 @@ def delete(store: TenantStore, target: Target) -> None:
     if target.kind != "entity" or es is None or target.key is None:
         raise ODataError(405, "method_not_allowed", "DELETE needs one entity: {set}({key})")
     if target.scope is not None:
-        _find(store, *target.scope)
-    item = _find(store, es, target.key)
+        find(store, *target.scope)
+    item = find(store, es, target.key)
     rank = item.pos[-2] if len(item.pos) == 3 else item.pos[0]
     stream = next(src.stream for src in es.sources if src.rank == rank)
     if stream not in DELETABLE:
@@ -237,10 +243,10 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
     es = target.entity_set
     assert es is not None
     if target.scope is not None:
-        _find(store, *target.scope)
+        find(store, *target.scope)
     if target.kind == "entity":
         assert target.key is not None
-        item = _find(store, es, target.key)
+        item = find(store, es, target.key)
         ctx = f"{root}$metadata#{es.name}/$entity"
         return Answer(200, wire.entity_body(es, item, ctx, ieee), jtype, headers)
     if target.kind == "children":
@@ -248,7 +254,7 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
         nav = es.nav(target.nav)
         assert nav is not None
         child_es = svc.sets[nav.target]
-        parent = _find(store, es, target.key)
+        parent = find(store, es, target.key)
         kids = engine.children(store, es, child_es, nav.name, [parent.idx])[parent.idx]
         ctx = f"{root}$metadata#{child_es.name}"
         body = wire.collection_body(
