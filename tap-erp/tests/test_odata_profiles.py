@@ -418,6 +418,16 @@ def test_a_full_sync_equals_the_erp_rows_of_every_stream(sb, tmp_path, name):
         assert bookmark == out.records[stream][-1][TENANTS[name].replication[stream]]
 
 
+def test_sap_v2_client_paging_with_top_skip_and_inlinecount_reads_every_row(sb, tmp_path):
+    """`pagination_style: client`: `$top`/`$skip` pages that stop at `d.__count` (a string)."""
+    config = config_for(sb, "bluepeak", pagination_style="client", page_size=150)
+    out = run_tap(tmp_path, config)
+    for stream in STREAMS:
+        expected = erp_rows(sb, "bluepeak", stream)
+        assert len(out.records[stream]) == len(expected), stream
+        assert by_key("bluepeak", stream, out.records[stream]) == expected, stream
+
+
 CHANGE = {
     "seconds": 3600,
     "new_orders": 5,
