@@ -221,8 +221,7 @@ def odata_v2_dates(schema: dict) -> RowsDecoder:
 
 
 def odata_v2(schema: dict) -> RowsDecoder:
-    """OData v2 rows (SAP Gateway): `__metadata` and deferred navigation properties
-    dropped, `/Date(…)/` values as ISO timestamps/dates, decimals sent as text made exact."""
+    """OData v2 rows: `__metadata`, `__deferred` links dropped; `/Date()/`, decimal text read."""
     dates = odata_v2_dates(schema)
     numbers = decimal_strings(schema)
 
