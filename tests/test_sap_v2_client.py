@@ -38,7 +38,13 @@ EXACT = {
     ("sales_orders", "order_date"): ("A_SalesOrder", "SalesOrder", "SalesOrderDate"),
     ("customers", "custom_account_manager"): ("A_Customer", "Customer", "YY1_AccountManager_cus"),
 }
-CHANGE = {"seconds": 3600, "updated_orders": 2, "new_orders": 1, "updated_products": 2}
+CHANGE = {
+    "seconds": 3600,
+    "updated_orders": 2,
+    "new_orders": 1,
+    "updated_lines": 3,  # items change without their header
+    "updated_products": 2,
+}
 V2_DATE = re.compile(r"/Date\((-?\d+)(\+0000)?\)/")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -97,7 +103,7 @@ def test_bluepeak_lands_six_standard_tables_then_exactly_the_changes(project, er
     rows = admin_rows(erp, CLIENT, "A_MatlStkInAcctMod")
     assert on_hand == sum(Decimal(r["MatlWrhsStkQtyInMatlBaseUnit"]) for r in rows)
 
-    # A change: edited and new orders (with items), edited products.
+    # A change: edited and new orders (with items), edited items, edited products.
     before = counts
     answer = erp.advance(CLIENT, **CHANGE)
     changed = {
@@ -114,6 +120,20 @@ def test_bluepeak_lands_six_standard_tables_then_exactly_the_changes(project, er
             assert [count for count, _ in runs] == [before[stream], counts[stream]], stream
         else:
             assert runs[-1] == (len(changed[stream]), changed[stream]), stream
+    # Edited items land with the snapshot, their orders untouched.
+    items = {tuple(k) for k in answer["changed_sets"]["A_SalesOrderItem"]}
+    assert {order for order, _ in items} - changed["sales_orders"]
+    landed = {
+        (order, item): quantity
+        for order, item, quantity in lake.query(
+            "SELECT order_id, split_part(order_line_id, '/', 2), last(quantity ORDER BY _loaded_at)"
+            f" FROM {lake.table('sales_order_lines')} GROUP BY ALL"
+        )
+    }
+    for row in admin_rows(erp, CLIENT, "A_SalesOrderItem"):
+        key = (row["SalesOrder"], row["SalesOrderItem"])
+        if key in items:
+            assert landed[key] == Decimal(row["RequestedQuantity"]), key
     latest = dict(
         lake.query(
             f"SELECT order_id, max(updated_at) FROM {lake.table('sales_orders')} GROUP BY order_id"
