@@ -181,9 +181,7 @@ def _same(es: EntitySet, name: str, a: Any, b: Any) -> bool:
     return x.lower() == y.lower()
 
 
-def find(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> engine.Item:
-    """The entity of a set with `key`; ODataError 404 when there is none."""
-
+def _find(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> engine.Item:
     def match(row: dict[str, Any], _mod: int) -> bool:
         return all(_same(es, k, row.get(k), v) for k, v in key.items())
 
@@ -199,8 +197,8 @@ def delete(store: TenantStore, target: Target) -> None:
     if target.kind != "entity" or es is None or target.key is None:
         raise ODataError(405, "method_not_allowed", "DELETE needs one entity: {set}({key})")
     if target.scope is not None:
-        find(store, *target.scope)
-    item = find(store, es, target.key)
+        _find(store, *target.scope)
+    item = _find(store, es, target.key)
     rank = item.pos[-2] if len(item.pos) == 3 else item.pos[0]
     stream = next(src.stream for src in es.sources if src.rank == rank)
     if stream not in DELETABLE:
@@ -243,10 +241,10 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
     es = target.entity_set
     assert es is not None
     if target.scope is not None:
-        find(store, *target.scope)
+        _find(store, *target.scope)
     if target.kind == "entity":
         assert target.key is not None
-        item = find(store, es, target.key)
+        item = _find(store, es, target.key)
         ctx = f"{root}$metadata#{es.name}/$entity"
         return Answer(200, wire.entity_body(es, item, ctx, ieee), jtype, headers)
     if target.kind == "children":
@@ -254,7 +252,7 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
         nav = es.nav(target.nav)
         assert nav is not None
         child_es = svc.sets[nav.target]
-        parent = find(store, es, target.key)
+        parent = _find(store, es, target.key)
         kids = engine.children(store, es, child_es, nav.name, [parent.idx])[parent.idx]
         ctx = f"{root}$metadata#{child_es.name}"
         body = wire.collection_body(
@@ -285,3 +283,7 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
         es, result, ctx, next_link=link, select=q.select, ieee754=ieee, targets=targets
     )
     return Answer(200, body, jtype, headers)
+
+
+#: The entity of a set with a key; ODataError 404 when there is none (other wire formats).
+find_entity = _find

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from erp_sandbox.odata import engine
-from erp_sandbox.odata.handler import Answer, Dialect, ODataError, Target, find
+from erp_sandbox.odata.handler import Answer, Dialect, ODataError, Target, find_entity
 from erp_sandbox.odata.model import EntitySet, Prop, Service
 from erp_sandbox.odata.query import QueryError, max_page_size, parse_query
 from erp_sandbox.store import TenantStore
@@ -120,7 +120,7 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
     assert es is not None
     if target.kind == "entity":
         assert target.key is not None
-        item = find(store, es, target.key)
+        item = find_entity(store, es, target.key)
         return Answer(200, orjson.dumps({"d": _row(es, svc, root, item, None)}), JSON, HEADERS)
     if target.kind not in ("collection", "count"):
         raise ODataError(400, "bad_request", "navigation is not served in OData v2")
