@@ -530,8 +530,11 @@ FAULTS = {
     "malformed": {"every": 11},
 }
 
+#: Faults act on the transport, the same for OData v2 and v4: bluepeak adds nothing here.
+FAULTED = [name for name in NAMES if name != "bluepeak"]
 
-@pytest.mark.parametrize("name", NAMES)
+
+@pytest.mark.parametrize("name", FAULTED)
 def test_faults_give_identical_output(sb, tmp_path, name):
     """429 with Retry-After (waited as asked), 5xx bursts, bodies cut short or not JSON,
     and for Business Central tokens that expire within a second."""
