@@ -190,6 +190,8 @@ class PositionalPager(Pager):
             return bool(self.selectors["has_more"].find(reply.body) not in (NOTHING, None, False))
         if stop.total:
             total = self.selectors["total"].find(reply.body)
+            if isinstance(total, str) and total.isdigit():  # OData v2's "__count": "91"
+                total = int(total)
             if isinstance(total, int):
                 return position + len(rows) < total
         return len(rows) >= self.size

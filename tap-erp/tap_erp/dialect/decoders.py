@@ -220,6 +220,21 @@ def odata_v2_dates(schema: dict) -> RowsDecoder:
     return decode
 
 
+def odata_v2(schema: dict) -> RowsDecoder:
+    """OData v2 rows: `__metadata`, `__deferred` links dropped; `/Date()/`, decimal text read."""
+    dates = odata_v2_dates(schema)
+    numbers = decimal_strings(schema)
+
+    def decode(rows: Rows) -> Rows:
+        for row in rows:
+            row.pop("__metadata", None)
+            for name in [k for k, v in row.items() if type(v) is dict and "__deferred" in v]:
+                del row[name]
+        return numbers(dates(rows))
+
+    return decode
+
+
 def pair_ids(schema: dict) -> RowsDecoder:
     """References sent as `[id, name]` pairs keep the id (integer fields; Odoo)."""
     names = _fields(schema, lambda p: "integer" in _types(p))
@@ -248,6 +263,7 @@ DECODER_MAP: dict[str, Decoder] = {
     for name, fn in {
         "tryton": tryton,
         "odata": odata,
+        "odata_v2": odata_v2,
         "odata_v2_dates": odata_v2_dates,
         "decimal_strings": decimal_strings,
         "naive_timestamps": naive_timestamps,

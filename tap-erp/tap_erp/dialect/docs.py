@@ -22,7 +22,8 @@ INTRO = """# The dialect language: profile reference
 A profile describes one ERP's API as data: requests, where rows are, how pages
 follow each other, how values are decoded, how to log in and where custom fields
 are described. `tap-erp` ships `erp_sandbox`, `tryton`, `business_central`,
-`sap_s4hana`, `erpnext`, `odoo` and `odoo_json2` (`tap_erp/profiles/`); the
+`sap_s4hana`, `sap_s4hana_v2`, `erpnext`, `odoo` and `odoo_json2`
+(`tap_erp/profiles/`); the
 `profile` setting also takes the path of a
 file of one's own. Every key is checked when the profile loads: an unknown key, a
 wrong type, an unknown placeholder or a selector that cannot be read is one line

@@ -96,7 +96,8 @@ def _csdl(content: bytes) -> ET.Element:
         raise TapERPError(msg) from None
 
 
-def _csdl_fields(root: ET.Element, entity: str, _path: str) -> list[Field] | None:
+def _csdl_entity_type(root: ET.Element, entity: str) -> ET.Element | None:
+    """The EntityType of an entity set (or of that name)."""
     types: dict[str, ET.Element] = {}
     type_of_set: dict[str, str] = {}
     for node in root.iter():
@@ -105,7 +106,11 @@ def _csdl_fields(root: ET.Element, entity: str, _path: str) -> list[Field] | Non
             types[node.get("Name", "")] = node
         elif tag == "EntitySet":
             type_of_set[node.get("Name", "")] = node.get("EntityType", "").rsplit(".", 1)[-1]
-    node = types.get(type_of_set.get(entity, entity))
+    return types.get(type_of_set.get(entity, entity))
+
+
+def _csdl_fields(root: ET.Element, entity: str, _path: str) -> list[Field] | None:
+    node = _csdl_entity_type(root, entity)
     if node is None:
         return None
     out = []
@@ -121,6 +126,29 @@ def _csdl_fields(root: ET.Element, entity: str, _path: str) -> list[Field] | Non
                 scale=int(scale) if scale and scale.isdigit() else None,
             )
         )
+    return out
+
+
+# odata_edmx_v2: EDMX 1.0 of SAP Gateway, with sap: annotations.
+
+SAP_NS = "{http://www.sap.com/Protocols/SAPData}"
+
+
+def _edmx_v2_fields(root: ET.Element, entity: str, path: str) -> list[Field] | None:
+    """CSDL fields with SAP's annotations: `sap:display-format="Date"` makes an
+    Edm.DateTime a date (`Edm.DateTime@Date`), `sap:label` is the field's label."""
+    node = _csdl_entity_type(root, entity)
+    fields = _csdl_fields(root, entity, path)
+    if node is None or fields is None:
+        return None
+    props = {p.get("Name", ""): p for p in node if _local(p.tag) == "Property"}
+    out = []
+    for f in fields:
+        prop = props[f.name]
+        kind = f.type
+        if kind == "Edm.DateTime" and prop.get(f"{SAP_NS}display-format") == "Date":
+            kind = "Edm.DateTime@Date"
+        out.append(dataclasses.replace(f, type=kind, label=prop.get(f"{SAP_NS}label")))
     return out
 
 
@@ -230,6 +258,32 @@ METADATA_FORMATS: dict[str, MetadataFormat] = {
         description=(
             "OData CSDL XML (`$metadata` of OData v2 and v4): the entity set's (or entity "
             "type's) `Property` elements with `Type`, `Nullable` and `Scale`."
+        ),
+    ),
+    "odata_edmx_v2": MetadataFormat(
+        read=_csdl,
+        fields=_edmx_v2_fields,
+        type_map={
+            "Edm.String": "string",
+            "Edm.Guid": "string",
+            "Edm.Boolean": "boolean",
+            "Edm.Byte": "integer",
+            "Edm.SByte": "integer",
+            "Edm.Int16": "integer",
+            "Edm.Int32": "integer",
+            "Edm.Int64": "integer",
+            "Edm.Decimal": "number",
+            "Edm.Double": "number",
+            "Edm.Single": "number",
+            "Edm.DateTime": "date-time",
+            "Edm.DateTime@Date": "date",
+            "Edm.DateTimeOffset": "date-time",
+            "Edm.Time": "string",
+        },
+        description=(
+            "OData v2 EDMX of SAP Gateway (`$metadata`): CSDL `Property` elements with "
+            'SAP\'s annotations; `sap:display-format="Date"` makes an Edm.DateTime a '
+            "date, `sap:label` labels the field."
         ),
     ),
     "tryton_fields": MetadataFormat(

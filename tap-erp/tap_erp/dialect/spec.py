@@ -83,7 +83,8 @@ class StopRules(Base, kw_only=True):
         str | None, Doc(description="Selector of a body field that is true while more pages exist.")
     ] = None
     total: t.Annotated[
-        str | None, Doc(description="Selector of the total row count of the result set.")
+        str | None,
+        Doc(description="Selector of the total row count of the result set (a number or digits)."),
     ] = None
 
 

@@ -49,7 +49,16 @@ from erp_sandbox.store import DELETABLE, ChangeError, TenantStore
 from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
 
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
-DEFAULT_TENANTS = ["acme", "globex", "initech", "contoso", "bestrun", "kestrel", "pelican"]
+DEFAULT_TENANTS = [
+    "acme",
+    "globex",
+    "initech",
+    "contoso",
+    "bestrun",
+    "kestrel",
+    "pelican",
+    "bluepeak",
+]
 JSON = "application/json"
 PAGE_CACHE_BYTES = 512 * 1024 * 1024
 PREFETCH_MIN_LIMIT = 500
@@ -470,7 +479,7 @@ async def odata(request: Request) -> Response:
     rest = request.path_params["rest"]
     if dialect is None:
         _not_served(request)
-    error = partial(_odata_error, dialect)
+    error = partial(dialect.error or _odata_error, dialect)
     if dialect.special is not None:
         answer = await dialect.special(request, ts, rest)
         if answer is not None:
@@ -490,7 +499,7 @@ async def odata(request: Request) -> Response:
             return error(exc.status, exc.code, exc.message)
         return Response(status_code=204, headers={"OData-Version": "4.0"})
     try:
-        answer = respond(dialect, ts.store, resolve(*found), request)
+        answer = (dialect.respond or respond)(dialect, ts.store, resolve(*found), request)
     except ODataError as exc:
         return error(exc.status, exc.code, exc.message)
     return _deliver(answer.body, decision, answer.media_type, answer.headers)

@@ -210,6 +210,26 @@ TENANTS: dict[str, Tenant] = {
             ),
         },
     ),
+    "bluepeak": Tenant(
+        name="bluepeak",
+        paging=ODATA,
+        utc_offset_minutes=0,
+        basic=(("BLUEPEAK_COMM", "bluepeak-pass"),),
+        dialect="s4hana_v2",
+        # OData v2 JSON carries milliseconds (/Date(ms+0000)/).
+        time_quantum_us={"sales_orders": 1000, "products": 1000},
+        custom_fields={
+            "customers": (
+                CustomField(
+                    "YY1_AccountManager_cus", "string", "Account manager", source="manager"
+                ),
+            ),
+            "products": (
+                CustomField("YY1_Color_PRD", "string", "Color", source="color"),
+                CustomField("YY1_WeightKg_PRD", "decimal", "Weight (kg)", scale=3, source="weight"),
+            ),
+        },
+    ),
 }
 
 

@@ -23,7 +23,16 @@ from typing import Any
 
 import requests
 
-DEFAULT_TENANTS = ("acme", "globex", "initech", "contoso", "bestrun", "kestrel", "pelican")
+DEFAULT_TENANTS = (
+    "acme",
+    "globex",
+    "initech",
+    "contoso",
+    "bestrun",
+    "kestrel",
+    "pelican",
+    "bluepeak",
+)
 
 #: Credentials of the built-in tenants, for clients under test.
 CREDENTIALS: dict[str, dict[str, str]] = {
@@ -37,6 +46,7 @@ CREDENTIALS: dict[str, dict[str, str]] = {
         "token_path": "oauth2/v2.0/token",
     },
     "bestrun": {"username": "BESTRUN_COMM", "password": "bestrun-pass"},
+    "bluepeak": {"username": "BLUEPEAK_COMM", "password": "bluepeak-pass"},
     "kestrel": {"api_key": "kestrel-api-key", "api_secret": "kestrel-api-secret"},
     "pelican": {
         "login": "api-reader@pelican.example",
@@ -58,6 +68,12 @@ ODATA_SERVICES: dict[str, dict[str, str]] = {
             "sap/opu/odata4/sap/api_business_partner/srvd_a2x/sap/businesspartner/0001"
         ),
         "material_stock": ("sap/opu/odata4/sap/api_material_stock/srvd_a2x/sap/materialstock/0001"),
+    },
+    "bluepeak": {
+        "sales_order": "sap/opu/odata/sap/API_SALES_ORDER_SRV",
+        "business_partner": "sap/opu/odata/sap/API_BUSINESS_PARTNER",
+        "product": "sap/opu/odata/sap/API_PRODUCT_SRV",
+        "material_stock": "sap/opu/odata/sap/API_MATERIAL_STOCK_SRV",
     },
 }
 
@@ -144,7 +160,7 @@ class SandboxServer:
 
         if tenant == "acme":
             return {"X-API-Key": CREDENTIALS["acme"]["api_key"]}
-        if tenant in ("initech", "bestrun"):
+        if tenant in ("initech", "bestrun", "bluepeak"):
             c = CREDENTIALS[tenant]
             raw = base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
             return {"Authorization": f"Basic {raw}"}

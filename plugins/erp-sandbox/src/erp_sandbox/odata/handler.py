@@ -37,7 +37,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Dialect:
-    """How one ERP speaks OData v4: its services, error codes, links and paging limits."""
+    """How one ERP speaks OData: its services, error codes, links and paging limits."""
 
     name: str
     services: Callable[[Tenant], list[Service]]
@@ -48,6 +48,10 @@ class Dialect:
     #: Extra endpoints outside the services (a token endpoint): (request, tenant state, path)
     #: -> a response, or None when the path is not theirs.
     special: Callable[[Request, Any, str], Awaitable[Any]] | None = None
+    #: Another wire format over the same engine (OData v2): (dialect, store, target,
+    #: request) -> the answer, and (dialect, status, code, message, headers) -> an error.
+    respond: Callable[..., Answer] | None = None
+    error: Callable[..., Any] | None = None
 
     def code(self, generic: str) -> str:
         """The dialect's error code for one of the sandbox's codes."""
@@ -279,3 +283,7 @@ def respond(dialect: Dialect, store: TenantStore, target: Target, request: Reque
         es, result, ctx, next_link=link, select=q.select, ieee754=ieee, targets=targets
     )
     return Answer(200, body, jtype, headers)
+
+
+#: The entity of a set with a key; ODataError 404 when there is none (other wire formats).
+find_entity = _find
