@@ -31,7 +31,7 @@ CACHE = ROOT / ".cache" / "postgres"
 SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailableError(RuntimeError):
     """PostgreSQL's server programs cannot be found or installed."""
 
 
@@ -43,7 +43,7 @@ def bin_dir() -> Path:
         found = _find_bin_dir()
     if found is None:
         msg = f"PostgreSQL's initdb was not found: install the Debian package {PACKAGE}"
-        raise PostgresUnavailable(msg)
+        raise PostgresUnavailableError(msg)
     return found
 
 
@@ -58,11 +58,10 @@ def _find_bin_dir() -> Path | None:
 def _apt_install() -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    quiet = {"env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, "check": False}
-    subprocess.run(["apt-get", "update", "-qq"], **quiet)  # type: ignore[call-overload]
-    subprocess.run(  # type: ignore[call-overload]
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE], **quiet
-    )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE]
+    subprocess.run(install, env=env, check=False)
 
 
 def run_as() -> str | None:
@@ -73,7 +72,7 @@ def run_as() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    raise PostgresUnavailable("running as root and neither user postgres nor nobody exists")
+    raise PostgresUnavailableError("running as root and neither user postgres nor nobody exists")
 
 
 def _give(path: Path, user: str | None) -> None:
@@ -90,7 +89,7 @@ def _run(args: list[str], user: str | None) -> None:
     result = subprocess.run(args, user=user, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         msg = f"{Path(args[0]).name} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
-        raise PostgresUnavailable(msg)
+        raise PostgresUnavailableError(msg)
 
 
 def template_cluster(binaries: Path, user: str | None) -> Path:

@@ -8,6 +8,7 @@ loader, each BATCH message replaced by its records. It exits with the loader's c
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,7 +31,9 @@ def loader_executable() -> str:
     here = str(Path(sys.argv[0]).resolve().parent)
     found = shutil.which(name, path=here) or shutil.which(name)
     if not found:
-        raise BatchError(f"{LOADER_VARIABLE}: no executable {name!r} next to record-lines or on PATH")
+        raise BatchError(
+            f"{LOADER_VARIABLE}: no executable {name!r} next to record-lines or on PATH"
+        )
     return found
 
 
@@ -75,10 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         failed = exc
         loader.terminate()
     finally:
-        try:
+        with contextlib.suppress(BrokenPipeError):
             loader.stdin.close()  # type: ignore[union-attr]
-        except BrokenPipeError:
-            pass
     code = loader.wait()
     if failed is not None:
         print(f"record-lines: {failed}", file=sys.stderr)

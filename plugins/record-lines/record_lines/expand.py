@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import typing as t
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -51,8 +50,8 @@ def record_lines(message: dict) -> Iterator[tuple[bytes, Path | None]]:
         path = manifest_path(url)
         try:
             with _open(path, encoding.get("compression") or "none") as lines:
-                for line in lines:
-                    line = line.rstrip(b"\r\n")
+                for raw in lines:
+                    line = raw.rstrip(b"\r\n")
                     if line:
                         yield head + line + b"}\n", None
         except FileNotFoundError:
@@ -73,7 +72,4 @@ def expand(lines: Iterable[bytes]) -> Iterator[tuple[bytes, Path | None]]:
 
 def take(path: Path) -> None:
     """Remove a batch file whose records were passed on (the tap then sends its STATE)."""
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+    path.unlink(missing_ok=True)
