@@ -10,15 +10,12 @@ marks them; it removes rows only for ACTIVATE_VERSION messages).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import psycopg
-import pytest
 from erp_testing.expected import standard_rows
-from erp_testing.postgres import postgres_server
 from erp_testing.project import STREAMS
 from erp_testing.standard_model import KEYS
 
@@ -36,12 +33,6 @@ RUNS = [
          "updated_products": 3},
     ),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator:
-    with postgres_server() as server:
-        yield server
 
 
 def landed_rows(postgres, stream: str) -> list[dict[str, Any]]:
