@@ -47,6 +47,8 @@ def same(expected: Any, landed: Any) -> bool:
     """An ERP value (as JSON gives it) and the value PostgreSQL holds are the same."""
     if expected is None or landed is None:
         return expected is None and landed is None
+    if isinstance(expected, float):  # money and quantities: exact decimals only
+        return isinstance(landed, Decimal) and Decimal(str(expected)) == landed
     if isinstance(landed, Decimal):
         return Decimal(str(expected)) == landed
     if isinstance(landed, datetime):
