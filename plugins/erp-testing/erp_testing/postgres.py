@@ -5,7 +5,8 @@
 `pg_ctl` and stops and removes it afterwards. The server binaries come from the
 Debian package (`postgresql-15`); when `initdb` is missing and apt-get can run, it is
 installed. PostgreSQL refuses to run as root: as root, the cluster belongs to the
-`postgres` user (or `nobody`) and its commands run as that user.
+`postgres` user (or `nobody`) and its commands run as that user; when that user
+cannot reach the checkout (e.g. under /root), the folder is `<tmp>/erp-elt-postgres/`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ PACKAGE = "postgresql-15"
 USER = "erp"
 DATABASE = "erp"
 CACHE = ROOT / ".cache" / "postgres"
+OUTSIDE_CACHE = Path(tempfile.gettempdir()) / "erp-elt-postgres"
 SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
@@ -92,16 +95,27 @@ def _run(args: list[str], user: str | None) -> None:
         raise PostgresUnavailableError(msg)
 
 
-def template_cluster(binaries: Path, user: str | None) -> Path:
+def cache_dir(user: str | None) -> Path:
+    """Where clusters live: the checkout's `.cache/postgres/` if `user` can reach it."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if user is None:
+        return CACHE
+    probe = subprocess.run(["test", "-x", str(CACHE)], user=user, check=False)
+    if probe.returncode == 0:
+        return CACHE
+    OUTSIDE_CACHE.mkdir(parents=True, exist_ok=True)
+    return OUTSIDE_CACHE
+
+
+def template_cluster(binaries: Path, user: str | None, cache: Path) -> Path:
     """The cached, never started cluster that each server copies (built once)."""
     version = binaries.parent.name
-    template = CACHE / f"template-{version}"
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / ".lock").open("w") as lock:
+    template = cache / f"template-{version}"
+    with (cache / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (template / "PG_VERSION").exists():
             return template
-        building = CACHE / f"building-{uuid.uuid4().hex[:8]}"
+        building = cache / f"building-{uuid.uuid4().hex[:8]}"
         building.mkdir()
         _give(building, user)
         initdb = [str(binaries / "initdb"), "-D", str(building), "-U", USER, "-A", "trust"]
@@ -147,8 +161,9 @@ def postgres_server() -> Iterator[Postgres]:
     """Start a fresh cluster (a copy of the template) on a free port; stop and remove it."""
     binaries = bin_dir()
     user = run_as()
-    template = template_cluster(binaries, user)
-    data = CACHE / f"run-{uuid.uuid4().hex[:12]}"
+    cache = cache_dir(user)
+    template = template_cluster(binaries, user, cache)
+    data = cache / f"run-{uuid.uuid4().hex[:12]}"
     shutil.copytree(template, data, symlinks=True)
     _give(data, user)
     data.chmod(0o700)
