@@ -24,11 +24,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from contenders import CONTENDERS, Bench, BenchError, RunResult, prepare
+from contenders import CONTENDERS as PARQUET_CONTENDERS
+from contenders import Bench, BenchError, RunResult, prepare
+from delta_contender import meltano_delta
 from erp_sandbox.testing import SandboxServer, sandbox_server
 from machine import describe_machine
 from target_s3.testing import LocalS3, local_s3
 
+# `delta` changes lines in the ERP, so it runs last in each round.
+CONTENDERS = {**PARQUET_CONTENDERS, "delta": meltano_delta}
+LABELS = {"delta": "meltano (delta)"}
 LINES_PER_ORDER = 3.5
 GOALS = {"meltano/baseline": 0.5, "meltano/dlt": 3.0, "max RSS MB": 300.0}
 
@@ -116,8 +121,9 @@ def progress_line(index: int, name: str, result: RunResult, records: int) -> str
     cpu = ", ".join(
         f"{p} {s:,.1f}" for p, s in sorted(result.cpu_seconds.items(), key=lambda i: -i[1])
     )
+    label = LABELS.get(name, name)
     return (
-        f"  round {index} {name:<9} {result.seconds:7.2f} s {records / result.seconds:10,.0f} "
+        f"  round {index} {label:<9} {result.seconds:7.2f} s {records / result.seconds:10,.0f} "
         f"rec/s  rows OK  peak RSS MB: {procs}  CPU s: {cpu}"
     )
 
@@ -137,8 +143,9 @@ def table(tallies: dict[str, Tally]) -> list[str]:
     ]
     for t in tallies.values():
         ratio = f"{t.median / base.median:.2f}" if base else "-"
+        label = LABELS.get(t.name, t.name)
         lines.append(
-            f"| {t.name} | {t.median:,.0f} | {min(t.rates):,.0f} | {max(t.rates):,.0f} "
+            f"| {label} | {t.median:,.0f} | {min(t.rates):,.0f} | {max(t.rates):,.0f} "
             f"| {ratio} | {fmt_rss(t.peak_mb)} | {t.types or '-'} |"
         )
     return lines

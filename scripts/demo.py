@@ -1,9 +1,12 @@
 """The demo: sandbox ERP + local S3 -> `meltano run tap-erp target-s3` -> what landed.
 
 Starts the sandbox ERP API and a local S3 server on free 127.0.0.1 ports, runs the
-`demo` environment (client acme) from a clean state, reads every table back over the
-S3 API with DuckDB, compares row counts with the sandbox's own totals, shows a sample
-of the standard columns, and stops what it started.
+`demo` environment (client acme) from a clean state with `table_format: delta`, reads
+every table back over the S3 API with DuckDB, compares row counts with the sandbox's
+own totals and shows a sample of the standard columns. Then the ERP changes some
+orders, a second run lands the changes, and a current-state query shows history
+(every version) beside the current table (one row per order, as the ERP has it now).
+Stops what it started.
 """
 
 from __future__ import annotations
@@ -45,6 +48,47 @@ def show(lake: Lake, totals: dict[str, int]) -> bool:
     return all_match
 
 
+def show_current(lake: Lake, erp_orders: int, order: int) -> bool:
+    """History beside the current table after a run with updates; True if it matches."""
+    history = lake.table("sales_orders")
+    current = lake.current_table("sales_orders")
+    (versions,) = lake.query(f"SELECT count(*) FROM {history}")[0]
+    (rows, keys) = lake.query(f"SELECT count(*), count(DISTINCT order_id) FROM {current}")[0]
+    print("\nCurrent state of sales_orders after the second run:")
+    print(
+        render(
+            ("sales_orders", "rows", "rows in ERP"),
+            [
+                ("history (every version)", versions, erp_orders),
+                ("current table", rows, erp_orders),
+            ],
+        )
+    )
+    sql = (
+        f"SELECT order_id, status, total_amount, updated_at FROM {current} WHERE order_id = {order}"
+    )
+    print(f"\nOrder {order}, changed in the ERP: every version in the history ...")
+    print(
+        render(
+            ("order_id", "status", "total_amount", "updated_at"),
+            lake.query(sql.replace(current, history) + " ORDER BY updated_at"),
+        )
+    )
+    print(f"... and the current table: {sql}")
+    print(render(("order_id", "status", "total_amount", "updated_at"), lake.query(sql)))
+    return rows == keys == erp_orders
+
+
+def run(env: dict[str, str]) -> int:
+    """`meltano run tap-erp target-s3 erp-quality:check` in the demo environment."""
+    command = ("--environment=demo", "run", "tap-erp", "target-s3", "erp-quality:check")
+    print(f"\n$ TARGET_S3_TABLE_FORMAT=delta meltano {' '.join(command)}")
+    result = meltano(*command, env=env, check=False)
+    if result.returncode != 0:
+        print(f"\nmeltano run failed (exit {result.returncode}); see the log above.")
+    return result.returncode
+
+
 def main() -> int:
     """Run the demo and report whether the lake matches the ERP."""
     print("Starting the sandbox ERP API and a local S3 server on 127.0.0.1 ...")
@@ -58,13 +102,10 @@ def main() -> int:
             aws_secret_access_key=endpoints.secret_access_key,
         ).create_bucket(Bucket=endpoints.bucket)
         env = meltano_env(endpoints)
+        env["TARGET_S3_TABLE_FORMAT"] = "delta"  # history plus current-state tables
         meltano("state", "clear", "--force", state_id("demo"), env=env, capture=True)
-        command = ("--environment=demo", "run", "tap-erp", "target-s3", "erp-quality:check")
-        print(f"\n$ meltano {' '.join(command)}")
-        result = meltano(*command, env=env, check=False)
-        if result.returncode != 0:
-            print(f"\nmeltano run failed (exit {result.returncode}); see the log above.")
-            return result.returncode
+        if code := run(env):
+            return code
         lake = Lake(
             LakeConfig(
                 bucket=endpoints.bucket,
@@ -76,6 +117,13 @@ def main() -> int:
             )
         )
         matched = show(lake, erp.stats("acme")["counts"])
+        changes = erp.advance("acme", seconds=3600, updated_orders=5, new_orders=3)
+        print("\nThe ERP changes 5 orders and adds 3.")
+        if code := run(env):
+            return code
+        changed = min(changes["changed"]["sales_orders"])  # new orders have higher keys
+        orders = erp.stats("acme")["counts"]["sales_orders"]
+        matched &= show_current(lake, orders, changed)
     print("\nEvery table matches the ERP." if matched else "\nSome tables do not match the ERP.")
     return 0 if matched else 1
 

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from erp_quality.lake import Lake, LakeConfig
 from erp_sandbox.testing import sandbox_server
+from erp_testing.postgres import postgres_server
 from erp_testing.project import ROOT, Endpoints, meltano, meltano_env
 from target_s3.testing import local_s3
 
@@ -39,6 +40,13 @@ def erp() -> Iterator:
 @pytest.fixture(scope="session")
 def s3() -> Iterator:
     with local_s3() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator:
+    """A real PostgreSQL server of the tests' own (see erp_testing.postgres)."""
+    with postgres_server() as server:
         yield server
 
 

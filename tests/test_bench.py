@@ -20,7 +20,7 @@ def test_bench_command_runs_every_contender_but_dlt_and_checks_rows():
             "--page-size",
             "500",
             "--only",
-            "fetch,baseline,meltano,tap,tap-raw,target",
+            "fetch,baseline,meltano,tap,tap-raw,target,delta",
         ],
         capture_output=True,
         text=True,
@@ -29,8 +29,9 @@ def test_bench_command_runs_every_contender_but_dlt_and_checks_rows():
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
-    for name in ("fetch", "baseline", "meltano", "tap", "tap-raw", "target"):
+    for name in ("fetch", "baseline", "meltano", "tap", "tap-raw", "target", "meltano (delta)"):
         assert f"| {name} |" in out
-    assert out.count("rows OK") == 6
+    assert out.count("rows OK") == 7
+    assert "changed lines merged" in out and "landed alone (parquet)" in out
     assert "rerun with nothing changed" in out
     assert "meltano/baseline:" in out

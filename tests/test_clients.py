@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-from erp_testing.project import STREAMS
+from erp_testing.project import MELTANO, ROOT, STREAMS
 from erp_testing.standard_model import SPEC_COLUMNS
 
 CLIENT_VARIABLES = ("TAP_ERP_", "TARGET_S3_", "ERP_QUALITY_")
@@ -62,7 +63,8 @@ def test_the_tap_feeds_another_singer_target(project, erp):
     out = project.workdir / "jsonl"
     out.mkdir()
     project.env["TARGET_JSONL_DESTINATION_PATH"] = str(out)
-    project.env["TAP_ERP_BATCH_MESSAGES"] = "false"  # target-jsonl reads RECORD messages only
+    # no flags: target-jsonl runs behind record-lines (meltano.yml), which hands it
+    # the records of the tap's BATCH files as RECORD lines
     project.run("--environment=demo", "run", "tap-erp", "target-jsonl")
     totals = erp.stats("acme")["counts"]
     for stream in STREAMS:
@@ -73,18 +75,23 @@ def test_the_tap_feeds_another_singer_target(project, erp):
     assert {"order_id", "total_amount", "updated_at"} <= set(order)
 
 
-def test_a_loader_without_batch_support_fails_the_run_without_moving_state(project, erp):
-    """target-jsonl cannot read BATCH messages: the run fails, no bookmark covers them."""
-    out = project.workdir / "jsonl"
-    out.mkdir()
-    project.env["TARGET_JSONL_DESTINATION_PATH"] = str(out)
+def test_nobody_taking_the_batch_files_fails_the_tap_without_a_state_for_them(project, erp):
+    """A loader that ignores BATCH messages (declared without record-lines) never takes
+    the tap's files: the tap fails after `batch_wait_seconds`, no STATE covers them."""
     project.env["TAP_ERP_BATCH_WAIT_SECONDS"] = "3"
-    result = project.run("--environment=demo", "run", "tap-erp", "target-jsonl", check=False)
+    result = subprocess.run(
+        [MELTANO, "--environment=demo", "invoke", "tap-erp"],
+        env=project.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode != 0
-    got = project.run("--environment=demo", "state", "get", "demo:tap-erp-to-target-jsonl")
-    text = got.stdout
-    bookmarks = json.loads(text[text.index("{") :]).get("singer_state", {}).get("bookmarks", {})
-    assert "sales_order_lines" not in bookmarks or not bookmarks["sales_order_lines"]
+    assert "the loader has not read batch file" in result.stderr
+    states = [json.loads(line) for line in result.stdout.splitlines() if '"STATE"' in line]
+    bookmarks = [s["value"].get("bookmarks", {}).get("sales_order_lines") for s in states]
+    assert not any(bookmarks), bookmarks
 
 
 def test_state_can_live_in_s3(project, erp):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import typing as t
 
@@ -48,7 +49,7 @@ CURRENT_FOLDER = "_current"
 DELETED = "_sdc_deleted_at"
 RUN_ID = "_run_id"
 LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
-DELTA_ATTEMPTS = 5
+DELTA_ATTEMPTS = 8
 _ORDER = "__target_s3_order"
 
 
@@ -246,7 +247,13 @@ class CurrentTable:
                         f"nothing of it was committed ({' '.join(str(exc).split())[:200]})"
                     )
                     raise StorageError(msg) from None
-                time.sleep(0.2 * attempt)
+                logger.info(
+                    "Stream '%s': batch %d met a concurrent commit; merging again on the "
+                    "new version (attempt %d of %d)",
+                    self.stream, batch, attempt + 1, DELTA_ATTEMPTS,
+                )  # fmt: skip
+                # jittered: two runs retrying in step would collide again
+                time.sleep(random.uniform(0.1, 0.4) * attempt)
             except (DeltaError, OSError) as exc:
                 msg = f"stream '{self.stream}': merge into {self.uri} failed: {exc}"
                 raise StorageError(" ".join(msg.split())[:1000]) from None
