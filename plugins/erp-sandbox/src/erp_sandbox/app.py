@@ -49,7 +49,7 @@ from erp_sandbox.store import DELETABLE, ChangeError, TenantStore
 from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
 
 DEFAULT_CLOCK = "2026-01-01T00:00:00Z"
-DEFAULT_TENANTS = ["acme", "globex", "initech", "contoso", "bestrun", "kestrel", "pelican"]
+DEFAULT_TENANTS = ["acme", "globex", "initech", "contoso", "bestrun", "kestrel", "pelican", "heron"]
 JSON = "application/json"
 PAGE_CACHE_BYTES = 512 * 1024 * 1024
 PREFETCH_MIN_LIMIT = 500

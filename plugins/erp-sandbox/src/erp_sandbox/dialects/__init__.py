@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from erp_sandbox.dialects import business_central, erpnext, odoo, s4hana
+from erp_sandbox.dialects import business_central, erpnext, netsuite, odoo, s4hana
 from erp_sandbox.odata.handler import Dialect
 from erp_sandbox.tenants import Tenant
 
 DIALECTS: dict[str, Dialect] = {
-    d.name: d for d in (business_central.DIALECT, s4hana.DIALECT, erpnext.DIALECT, odoo.DIALECT)
+    d.name: d
+    for d in (
+        business_central.DIALECT,
+        s4hana.DIALECT,
+        erpnext.DIALECT,
+        odoo.DIALECT,
+        netsuite.DIALECT,
+    )
 }
 
 
