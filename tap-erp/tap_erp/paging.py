@@ -181,8 +181,27 @@ class Pager:
         return rows
 
 
+class OffsetCeilingError(TapERPError):
+    """A read needs rows past the paginator's `offset_ceiling`."""
+
+
 class PositionalPager(Pager):
     """Offset or page-number paging: rows addressed by their position."""
+
+    @property
+    def ceiling(self) -> int | None:
+        """The paginator's `offset_ceiling` (largest offset + limit served), if any."""
+        return t.cast("spec.OffsetPaginator", self.paginator).offset_ceiling
+
+    def check_ceiling(self, end: int) -> None:
+        """Fail before asking for rows up to position `end` past the ceiling."""
+        ceiling = self.ceiling
+        if ceiling is not None and end > ceiling:
+            msg = (
+                f"the ERP serves at most {ceiling} rows of one result set (offset_ceiling) "
+                f"and this read needs row {end}"
+            )
+            raise OffsetCeilingError(msg)
 
     def _more(self, reply: Reply, rows: Rows, position: int) -> bool:
         stop = t.cast("spec.OffsetPaginator", self.paginator).stop
@@ -218,6 +237,7 @@ class OffsetPager(PositionalPager):
 
     def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """One request from ``position``."""
+        self.check_ceiling(position + self.size)
         reply = self.send(**filters, offset=position)
         rows = self.rows_of(reply)
         return rows, self._more(reply, rows, position)
@@ -232,9 +252,11 @@ class PagePager(PositionalPager):
         return t.cast("spec.PagePaginator", self.paginator).first_page
 
     def _page(self, filters: Mapping[str, t.Any], page: int) -> tuple[Rows, bool]:
-        reply = self.send(**filters, page=page)
+        offset = (page - self.first_page) * self.size
+        self.check_ceiling(offset + self.size)
+        reply = self.send(**filters, page=page, offset=offset)
         rows = self.rows_of(reply)
-        return rows, self._more(reply, rows, (page - self.first_page) * self.size)
+        return rows, self._more(reply, rows, offset)
 
     def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """The page holding ``position``, cut before it.

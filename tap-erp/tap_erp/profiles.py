@@ -171,6 +171,8 @@ class StreamSpec:
     parent: ParentSpec | None
     derive: tuple[tuple[str, Selector], ...]
     constants: tuple[tuple[str, t.Any], ...]
+    #: How fields are asked for in `{fields}` (field -> text), defaults included.
+    select_as: tuple[tuple[str, str], ...]
     metadata_entity: str
     #: The stream's own metadata request (None: the profile's).
     metadata_request: RequestTemplate | None
@@ -388,6 +390,8 @@ def _check_paginator_fit(
         spec.PagePaginator: ("page", "limit"),
         spec.CursorPaginator: ("cursor",),
     }.get(type(pag), ())
+    if isinstance(pag, spec.PagePaginator) and used("offset"):
+        needs = ("limit",)  # pages addressed by offset: always a multiple of {limit}
     for placeholder in needs:
         _check(
             used(placeholder),
@@ -501,6 +505,7 @@ class _Compiler:
                 for field, path in stream.derive.items()
             ),
             constants=tuple(stream.constants.items()),
+            select_as=tuple({**decl.defaults.select_as, **stream.select_as}.items()),
             metadata_entity=stream.metadata_entity or name,
             metadata_request=self.metadata_request(where, stream),
             schema_name=stream.schema or name,
