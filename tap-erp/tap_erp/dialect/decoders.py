@@ -144,6 +144,20 @@ def int_booleans(schema: dict) -> RowsDecoder:
     return decode
 
 
+def absent_as_null(schema: dict) -> RowsDecoder:
+    """Fields of the schema a row leaves out are null (NetSuite omits null columns)."""
+    names = tuple(schema.get("properties", {}))
+
+    def decode(rows: Rows) -> Rows:
+        for row in rows:
+            for name in names:
+                if name not in row:
+                    row[name] = None
+        return rows
+
+    return decode
+
+
 def t_f_booleans(schema: dict) -> RowsDecoder:
     """'T'/'F' in boolean fields become true/false (NetSuite's checkboxes in SuiteQL)."""
     names = _fields(schema, lambda p: "boolean" in _types(p))
@@ -271,6 +285,7 @@ DECODER_MAP: dict[str, Decoder] = {
         "pair_ids": pair_ids,
         "int_booleans": int_booleans,
         "t_f_booleans": t_f_booleans,
+        "absent_as_null": absent_as_null,
     }.items()
 }
 

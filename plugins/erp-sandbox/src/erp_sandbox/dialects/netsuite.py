@@ -39,7 +39,6 @@ SUITEQL = "services/rest/query/v1/suiteql"
 CATALOG = "services/rest/record/v1/metadata-catalog/"
 ORACLE_FORMATS = (("HH24", "%H"), ("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("MI", "%M"))
 ORACLE_FORMATS += (("SS", "%S"), ('"T"', "T"))
-DISPLAY = {"status": lambda v: dict(netsuite_tables.STATUS.values()).get(v, v)}
 
 
 def error(status: int, code: str, detail: str) -> Response:
@@ -231,18 +230,24 @@ def _joined(ts: Any, orders: list[Any], by_rep: bool) -> list[dict[str, dict[str
 
 
 def _items(plan: _Plan, rows: list[dict[str, dict[str, Any]]], zone: datetime.tzinfo) -> list[dict]:
-    out_columns: list[tuple[str, tuple[str, str], str | None]] = []
+    out_columns: list[tuple[str, tuple[str, str], str | None, bool]] = []
     for sel in plan.query.select:
         if sel.column is None:
             table = plan.tables[plan.query.table]
-            out_columns += [(c, (table.name, c), None) for c in table.columns]
+            out_columns += [(c, (table.name, c), None, False) for c in table.columns]
             continue
-        out_columns.append((sel.output, plan.resolve(sel.column), sel.to_char))
+        out_columns.append((sel.output, plan.resolve(sel.column), sel.to_char, sel.display))
     items = []
     for row in rows:
         item: dict[str, Any] = {"links": []}
-        for name, (table, column), to_char in out_columns:
+        for name, (table, column), to_char, display in out_columns:
             value = row[table].get(column)
+            if display:  # BUILTIN.DF: the display text (list values), else the value as text
+                value = row[table].get(f"_df_{column}", value)
+                item[name] = None if value is None else str(value)
+                if value is None:
+                    del item[name]
+                continue
             if value is not None:
                 item[name] = _written(value, plan.tables[table].columns[column], to_char, zone)
         items.append(item)

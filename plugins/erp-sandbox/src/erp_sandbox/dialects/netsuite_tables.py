@@ -68,7 +68,7 @@ def _created(row: dict[str, Any]) -> int | None:
     delta = datetime.datetime.fromisoformat(text) - datetime.datetime(
         1970, 1, 1, tzinfo=datetime.UTC
     )
-    return delta // datetime.timedelta(microseconds=1)
+    return delta // datetime.timedelta(seconds=1) * 1_000_000  # NetSuite keeps seconds
 
 
 def _transactions(tenant: Tenant, b: Batch) -> list[dict[str, Any]]:
@@ -94,6 +94,9 @@ def _transactions(tenant: Tenant, b: Batch) -> list[dict[str, Any]]:
                 "lastmodifieddate": b.modified[i],
                 "custbody_channel": CHANNELS[h % len(CHANNELS)],
                 "custbody_customer_po": None if h % 5 == 0 else f"PO-{h % 1_000_000:06d}",
+                "_df_currency": r["DocCurrency"],
+                "_df_status": STATUS[r["DocStatus"]][1],
+                "_df_entity": f"C{r['CustomerKey']:05d}",
             }
         )
     return out
@@ -115,6 +118,8 @@ def _lines(tenant: Tenant, b: Batch) -> list[dict[str, Any]]:
             "netamount": r["LineTotal"],
             "location": warehouse_index(r["WhsCode"]) + 1,
             "linelastmodifieddate": b.modified[i],
+            "_df_item": r["ItemCode"],
+            "_df_location": r["WhsCode"],
         }
         for i, r in enumerate(b.rows)
     ]
@@ -187,6 +192,8 @@ def _balances(tenant: Tenant, b: Batch) -> list[dict[str, Any]]:
             "quantityonhand": r["OnHand"],
             "committedqtyperlocation": r["Committed"],
             "quantityavailable": r["Available"],
+            "_df_item": r["ItemCode"],
+            "_df_location": r["WhsCode"],
         }
         for r in b.rows
     ]

@@ -1,6 +1,7 @@
 """The SuiteQL subset the sandbox understands: one SELECT over a table or one join.
 
-    SELECT <column | alias.column | TO_CHAR(column, 'format') | *> [AS name], ...
+    SELECT <column | alias.column | TO_CHAR(column, 'format') | BUILTIN.DF(column) | *>
+           [AS name], ...
     FROM <table> [alias] [INNER JOIN <table> [alias] ON a.x = b.y]
     [WHERE <column> <op> <value> [AND ...]]      op: = != <> < <= > >=
     [ORDER BY <column> [ASC|DESC], ...]
@@ -42,6 +43,7 @@ class Selected:
     column: Column | None  # None: `*`
     output: str
     to_char: str | None = None
+    display: bool = False  # BUILTIN.DF(column): the value's display text
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,17 @@ class _Parser:
         if self.accept("op", "*"):
             return Selected(None, "*")
         to_char = None
-        if self.accept("kw", "TO_CHAR"):
+        display = False
+        if self.peek()[0] == "word" and self.peek()[1].upper() == "BUILTIN":
+            self.take("word")
+            self.take("op", ".")
+            if self.take("word").upper() != "DF":
+                raise SuiteQLError("Invalid search query. The sandbox knows BUILTIN.DF only")
+            self.take("op", "(")
+            column = self.column()
+            self.take("op", ")")
+            display = True
+        elif self.accept("kw", "TO_CHAR"):
             self.take("op", "(")
             column = self.column()
             self.take("op", ",")
@@ -140,7 +152,7 @@ class _Parser:
         output = column.name
         if self.accept("kw", "AS") or self.peek()[0] == "word":
             output = self.take("word").lower()
-        return Selected(column, output, to_char)
+        return Selected(column, output, to_char, display)
 
     def value(self) -> Any:
         kind, text = self.peek()
