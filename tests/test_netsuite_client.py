@@ -6,12 +6,13 @@ writes them in the account user's zone, America/Los_Angeles here) and the client
 custom fields from the metadata catalog; after a change the next run lands exactly
 those rows. Reads larger than the 100,000-row offset ceiling (2,000 rows here) and rows
 changing while paging lose nothing; bad credentials and a query NetSuite rejects are
-one line with NetSuite's message, and nothing lands."""
+one line with NetSuite's message, and no row is sent. (Those run the tap on its own.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -20,7 +21,7 @@ import pytest
 import requests
 import yaml
 from erp_sandbox.testing import CREDENTIALS
-from erp_testing.project import ROOT, STREAMS
+from erp_testing.project import BIN, ROOT, STREAMS
 from erp_testing.standard_model import LINEAGE_COLUMNS, STANDARD_COLUMNS
 from test_clients import CLIENT_VARIABLES
 
@@ -184,34 +185,73 @@ def test_heron_lands_six_standard_tables_then_exactly_the_changes(project, erp):
             assert len(runs) == 1, f"{stream} landed again"
 
 
-def test_reads_past_the_offset_ceiling_with_rows_changing_while_paging_lose_nothing(project, erp):
+def tap_config(erp, **extra: str | int) -> dict:
+    """heron's settings for the tap run on its own (records on stdout, no loader)."""
+    creds = CREDENTIALS[CLIENT]
+    return {
+        "profile": "netsuite",
+        "base_url": erp.tenant_url(CLIENT),
+        "site_timezone": "America/Los_Angeles",
+        "batch_messages": False,
+        "backoff_base_seconds": 0.01,
+        "backoff_max_seconds": 0.05,
+        **{k: v for k, v in creds.items() if k != "private_key_file"},
+        "private_key_file": creds["private_key_file"],
+        **extra,
+    }
+
+
+def run_tap(tmp_path, config: dict) -> tuple[int, dict[str, list[dict]], str]:
+    """The tap alone: exit code, records by stream, stderr."""
+    path = tmp_path / "tap-config.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.run(
+        [str(BIN / "tap-erp"), "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    records: dict[str, list[dict]] = {}
+    for line in proc.stdout.splitlines():
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            records.setdefault(message["stream"], []).append(message["record"])
+    return proc.returncode, records, proc.stderr
+
+
+def test_reads_past_the_offset_ceiling_with_rows_changing_while_paging_lose_nothing(erp, tmp_path):
     """The sandbox serves 2,000 rows (offset + limit) a query, as NetSuite serves 100,000;
     the tap pages 250 rows at a time while orders change under it (a tie group of 40
-    orders and their lines spans pages): every row lands, and each order's newest
+    orders and their lines spans pages): every row is read, and each order's newest
     version is NetSuite's."""
+    erp.reset()
     erp.advance(CLIENT, seconds=60, new_orders=300)  # 1,000+ lines past the ceiling
-    lines = len(admin_rows(erp, "transactionline"))
-    assert lines > 2_000
+    lines = admin_rows(erp, "transactionline")
+    assert len(lines) > 2_000
     set_faults(
         erp,
         {
             "offset_ceiling": 2000,
-            "mutate_after_requests": {"after": 4, "change": {"updated_orders": 40}},
+            "mutate_after_requests": {"after": 6, "change": {"updated_orders": 40}},
         },
     )
-    heron_env(project, erp, TAP_ERP_PAGE_SIZE="250")
-    project.env["TAP_ERP__SELECT"] = json.dumps(["sales_orders.*", "sales_order_lines.*"])
-    project.run(*RUN)
-    lake = project.lake(client_id=CLIENT, prefix="clients")
+    code, records, stderr = run_tap(tmp_path, tap_config(erp, page_size=250))
+    assert code == 0, stderr[-3000:]
     for stream, table, key in (
         ("sales_orders", "transaction", "id"),
         ("sales_order_lines", "transactionline", "uniquekey"),
     ):
-        keys = [k for (k,) in lake.query(f"SELECT {KEY_COLUMN[stream]} FROM {lake.table(stream)}")]
-        assert set(keys) == {r[key] for r in admin_rows(erp, table)}, stream  # no loss
-    latest = dict(
-        lake.query(f"SELECT order_id, max(updated_at) FROM {lake.table('sales_orders')} GROUP BY 1")
-    )
+        versions = [(r[key], r["lastmodifieddate"]) for r in records[stream]]
+        assert len(set(versions)) == len(versions), stream  # no version read twice
+        keys = {k for k, _ in versions}
+        assert keys == {r[key] for r in admin_rows(erp, table)}, stream  # no loss
+    # The orders changed while their lines were paged: those lines were read again.
+    assert len(records["sales_order_lines"]) > len(lines)
+    latest: dict[int, datetime] = {}
+    for r in records["sales_orders"]:
+        at = datetime.fromisoformat(r["lastmodifieddate"])
+        latest[r["id"]] = max(at, latest.get(r["id"], at))
     assert latest == {r["id"]: utc(r["lastmodifieddate"]) for r in admin_rows(erp, "transaction")}
     # Plain offset paging would have met NetSuite's documented error.
     refused = suiteql(erp, "SELECT uniquekey FROM transactionline", limit=250, offset=2000)
@@ -261,64 +301,50 @@ def bad_profile(tmp_path) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Bad:
-    """A bad input: what to change, and NetSuite's message the one error line holds."""
+    """A bad input: settings to change, sandbox faults, NetSuite's message in the error."""
 
-    env: dict[str, str]
+    settings: dict[str, str]
     faults: dict
     message: str
 
 
 BAD_INPUTS = {
     "wrong key": Bad(
-        {"HERON_ERP_PRIVATE_KEY_FILE": str(KEYS / "not-heron.pem")},
+        {"private_key_file": str(KEYS / "not-heron.pem")},
         {},
         "signature does not verify with the certificate",
     ),
     "expired token": Bad({}, {"token_ttl_seconds": 0}, "Invalid login attempt"),
     "wrong token secret": Bad(
-        {"HERON_ERP_AUTH_METHOD": "tba", "HERON_ERP_TOKEN_SECRET": "not-the-secret"},
-        {},
-        "Invalid login attempt",
+        {"auth_method": "tba", "token_secret": "not-the-secret"}, {}, "Invalid login attempt"
     ),
-    "query NetSuite rejects": Bad(
-        {"TAP_ERP_PROFILE": "{typo}"}, {}, "Record 'customers' was not found"
-    ),
+    "query NetSuite rejects": Bad({"profile": "{typo}"}, {}, "Record 'customers' was not found"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_one_line_with_netsuites_message_and_nothing_lands(
-    project, erp, tmp_path, case
-):
+def test_bad_input_is_one_line_with_netsuites_message_and_nothing_is_sent(erp, tmp_path, case):
     bad = BAD_INPUTS[case]
-    env = {k: v.replace("{typo}", bad_profile(tmp_path)) for k, v in bad.env.items()}
-    heron_env(project, erp, **env)
-    if "TAP_ERP_PROFILE" in env:
-        project.env["TAP_ERP__SELECT"] = json.dumps(["customers.*"])
+    erp.reset()
     set_faults(erp, bad.faults)
-    result = project.run(*RUN, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if bad.message in line]
-    assert errors, output[-3000:]
+    settings = {k: v.replace("{typo}", bad_profile(tmp_path)) for k, v in bad.settings.items()}
+    code, records, stderr = run_tap(tmp_path, tap_config(erp, **settings))
+    assert code != 0
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if bad.message in line]
+    assert len(errors) == 1, stderr[-3000:]
+    assert records == {}  # no row reaches a loader
     secrets = [CREDENTIALS[CLIENT][n] for n in ("consumer_secret", "token_secret")]
     secrets += ["not-the-secret", (KEYS / "heron-m2m.pem").read_text().splitlines()[1]]
-    assert not [s for s in secrets if s in output]
-    listing = project.s3_client().list_objects_v2(
-        Bucket=project.endpoints.bucket, Prefix=f"clients/{CLIENT}/"
-    )
-    landed = [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".parquet")]
-    assert landed == []
+    assert not [s for s in secrets if s in stderr]
 
 
-def test_token_based_auth_signs_every_request(project, erp):
-    """TBA (OAuth 1.0a, HMAC-SHA256, realm = account id): the sandbox checks each signature."""
-    heron_env(project, erp, HERON_ERP_AUTH_METHOD="tba")
-    project.env["TAP_ERP__SELECT"] = json.dumps(["vendors.*", "products.*"])
-    project.run(*RUN)
-    lake = project.lake(client_id=CLIENT, prefix="clients")
+def test_token_based_auth_signs_every_request(erp, tmp_path):
+    """TBA (OAuth 1.0a, HMAC-SHA256, realm = account id): the sandbox checks each
+    signature, of the metadata catalog's GETs and of the SuiteQL POSTs."""
+    erp.reset()
+    code, records, stderr = run_tap(tmp_path, tap_config(erp, auth_method="tba"))
+    assert code == 0, stderr[-3000:]
     counts = erp.stats(CLIENT)["counts"]
-    for stream in ("vendors", "products"):
-        assert lake.query(f"SELECT count(*) FROM {lake.table(stream)}")[0][0] == counts[stream]
-    assert "spec_color" in lake.columns("products")  # the catalog request was signed too
+    assert {s: len(rows) for s, rows in records.items()} == {s: counts[s] for s in STREAMS}
+    assert "custitem_color" in records["products"][0]  # from the signed catalog request

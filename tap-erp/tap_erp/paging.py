@@ -199,7 +199,7 @@ class PositionalPager(Pager):
         if ceiling is not None and end > ceiling:
             msg = (
                 f"the ERP serves at most {ceiling} rows of one result set (offset_ceiling) "
-                f"and this read needs row {end}"
+                f"and this read needs rows up to {end}"
             )
             raise OffsetCeilingError(msg)
 
@@ -539,7 +539,14 @@ class IncrementalReader:
             query_since = last_ts if in_range else since
             filters = self._filters(query_since, before)
             if in_range and pos.group_count > 0:
-                rows, more = pager.fetch(filters, pos.group_count - 1)
+                try:
+                    rows, more = pager.fetch(filters, pos.group_count - 1)
+                except OffsetCeilingError as exc:
+                    msg = (
+                        f"{exc}: more rows share the change time {pos.last_text} than that, "
+                        "and no time window can split them"
+                    )
+                    raise OffsetCeilingError(msg) from None
                 if self.page_hook is not None:
                     rows = self.page_hook(rows)
                 if not rows or not self._is_anchor(rows[0]):
