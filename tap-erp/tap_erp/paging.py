@@ -158,6 +158,10 @@ class Pager:
             raise TapERPError(msg)
         if spec_.each is not None:
             rows = self._explode(rows)
+        if spec_.drop:
+            for row in rows:
+                for name in spec_.drop:
+                    row.pop(name, None)
         if self.add_fields:
             for row in rows:
                 row.update(self.add_fields)

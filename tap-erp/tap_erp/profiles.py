@@ -134,6 +134,7 @@ class RecordsSelector:
     path: Selector
     each: Selector | None = None
     inherit: tuple[tuple[str, str], ...] = ()
+    drop: tuple[str, ...] = ()
 
 
 def _records(raw: str | spec.Records, where: str) -> RecordsSelector:
@@ -143,6 +144,7 @@ def _records(raw: str | spec.Records, where: str) -> RecordsSelector:
         Selector(raw.path, f"{where}.path"),
         Selector(raw.each, f"{where}.each") if raw.each else None,
         tuple(raw.inherit.items()),
+        tuple(raw.drop),
     )
 
 

@@ -74,6 +74,15 @@ class Records(Base, kw_only=True):
         dict[str, str],
         Doc(description="With `each`: fields copied from the outer row (new name: outer field)."),
     ] = {}
+    drop: t.Annotated[
+        list[str],
+        Doc(
+            description=(
+                "Fields of each row that belong to the envelope, not the data (e.g. "
+                "NetSuite's per-item `links`): removed as rows are read."
+            )
+        ),
+    ] = []
 
 
 class StopRules(Base, kw_only=True):
