@@ -41,11 +41,14 @@ ORACLE_FORMATS = (("HH24", "%H"), ("YYYY", "%Y"), ("MM", "%m"), ("DD", "%d"), ("
 ORACLE_FORMATS += (("SS", "%S"), ('"T"', "T"))
 
 
+RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110.html"
+
+
 def error(status: int, code: str, detail: str) -> Response:
     """NetSuite's error envelope."""
     titles = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests"}
     body = {
-        "type": f"https://www.rfc-editor.org/rfc/rfc9110.html#section-15.{5 if status < 500 else 6}",
+        "type": f"{RFC9110}#section-15.{5 if status < 500 else 6}",
         "title": titles.get(status, "Internal Server Error"),
         "status": status,
         "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
@@ -66,7 +69,7 @@ def _strftime(oracle: str) -> str:
 def instant_us(value: Timestamp, zone: datetime.tzinfo) -> int:
     """TO_TIMESTAMP('...', '...') in the account's zone -> epoch microseconds."""
     try:
-        naive = datetime.datetime.strptime(value.text, _strftime(value.format))  # noqa: DTZ007
+        naive = datetime.datetime.strptime(value.text, _strftime(value.format))
     except ValueError:
         msg = f"Invalid search query. '{value.text}' does not match the format '{value.format}'"
         raise SuiteQLError(msg) from None
@@ -103,7 +106,10 @@ class _Plan:
                 ("transactionline", "transaction"),
                 ("transaction", "id"),
             }:
-                msg = "Invalid search query. The sandbox joins transactionline.transaction = transaction.id only"
+                msg = (
+                    "Invalid search query. The sandbox joins "
+                    "transactionline.transaction = transaction.id only"
+                )
                 raise SuiteQLError(msg)
             self.driving = "transaction"
 
@@ -268,24 +274,18 @@ def _suiteql(ts: Any, request: Request, body: Any) -> Response:
     limit = _int_param(request, "limit", MAX_LIMIT)
     offset = _int_param(request, "offset", 0)
     ceiling = int(ts.faults.settings.get("offset_ceiling") or OFFSET_CEILING)
+    wrong = None
     if not 1 <= limit <= MAX_LIMIT:
-        return error(
-            400,
-            "INVALID_PARAMETER",
-            f"Invalid 'limit' query parameter value: {limit}. The value must be between 1 and {MAX_LIMIT}.",
+        wrong = f"'limit' query parameter value: {limit}. It must be between 1 and {MAX_LIMIT}."
+    elif offset < 0 or offset % limit:
+        wrong = f"'offset' query parameter value: {offset}. It must be a multiple of {limit}."
+    elif offset + limit > ceiling:
+        wrong = (
+            f"'offset' query parameter value: {offset}. The sum of offset and limit must "
+            f"not exceed {ceiling:,}."
         )
-    if offset < 0 or offset % limit:
-        return error(
-            400,
-            "INVALID_PARAMETER",
-            f"Invalid 'offset' query parameter value: {offset}. The value must be a multiple of the limit ({limit}).",
-        )
-    if offset + limit > ceiling:
-        return error(
-            400,
-            "INVALID_PARAMETER",
-            f"Invalid 'offset' query parameter value: {offset}. The sum of offset and limit must not exceed {ceiling:,}.",
-        )
+    if wrong is not None:
+        return error(400, "INVALID_PARAMETER", f"Invalid {wrong}")
     query = parse(body.get("q") if isinstance(body, dict) else None)
     plan = _Plan(ts.tenant, query)
     rows = _rows(ts, plan)
