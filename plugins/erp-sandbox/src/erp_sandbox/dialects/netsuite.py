@@ -177,9 +177,10 @@ def _rows(ts: Any, plan: _Plan) -> list[dict[str, dict[str, Any]]]:
                 )
             value = instant_us(value, zone)
         if ref == (plan.driving, driving.replication_key) and cond.op in (">=", ">", "<", "<="):
-            us = value + (1 if cond.op == ">" else 0) if cond.op in (">=", ">") else value
+            # Store bounds: since inclusive, before exclusive (microseconds).
             if cond.op in (">=", ">"):
-                since = us if since is None else max(since, us)
+                start = value + 1 if cond.op == ">" else value
+                since = start if since is None else max(since, start)
             else:
                 end = value + 1 if cond.op == "<=" else value
                 before = end if before is None else min(before, end)
