@@ -348,3 +348,16 @@ def test_token_based_auth_signs_every_request(erp, tmp_path):
     counts = erp.stats(CLIENT)["counts"]
     assert {s: len(rows) for s, rows in records.items()} == {s: counts[s] for s in STREAMS}
     assert "custitem_color" in records["products"][0]  # from the signed catalog request
+
+
+def test_a_refused_login_through_meltano_lands_nothing(project, erp):
+    heron_env(project, erp, HERON_ERP_PRIVATE_KEY_FILE=str(KEYS / "not-heron.pem"))
+    result = project.run(*RUN, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output
+    assert "signature does not verify with the certificate" in output
+    listing = project.s3_client().list_objects_v2(
+        Bucket=project.endpoints.bucket, Prefix=f"clients/{CLIENT}/"
+    )
+    assert [o["Key"] for o in listing.get("Contents", []) if o["Key"].endswith(".parquet")] == []
