@@ -26,6 +26,13 @@ class Authenticator:
         """React to a 401/403: True when fresh credentials are worth a retry."""
         return False
 
+    def apply_request(
+        self, method: str, url: str, params: t.Mapping[str, t.Any] | None, headers: dict[str, str]
+    ) -> None:
+        """Add credentials for one request; methods that sign the request override this."""
+        del method, url, params
+        self.apply(headers)
+
 
 class ApiKeyAuth(Authenticator):
     """A static key in a header, e.g. ``X-API-Key``."""
@@ -115,10 +122,8 @@ class OAuth2ClientCredentials(Authenticator):
         """Give the authenticator the function that posts token requests."""
         self._fetch = fetch
 
-    def _request_token(self) -> None:
-        if self._fetch is None:
-            msg = "OAuth2 authenticator is not bound to an HTTP client"
-            raise RuntimeError(msg)
+    def token_form(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The token request's form fields and headers (client id and secret)."""
         data = {"grant_type": self.grant_type}
         headers: dict[str, str] = {}
         if self.client_auth == "basic":
@@ -129,6 +134,13 @@ class OAuth2ClientCredentials(Authenticator):
             data["client_secret"] = self.client_secret
         if self.scope:
             data["scope"] = self.scope
+        return data, headers
+
+    def _request_token(self) -> None:
+        if self._fetch is None:
+            msg = "OAuth2 authenticator is not bound to an HTTP client"
+            raise RuntimeError(msg)
+        data, headers = self.token_form()
         started = self.clock()
         body = self._fetch(self.token_url, data, headers)
         token = body.get(self.access_token_field) if isinstance(body, dict) else None

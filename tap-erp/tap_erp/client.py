@@ -228,6 +228,12 @@ class ERPStream(SDKInternals):
                 names.append(selector.field_path)
         return names
 
+    @functools.cached_property
+    def _fields_asked(self) -> list[str]:
+        """`{fields}`: the selected fields, each as the profile's `select_as` asks for it."""
+        select_as = dict(self.spec.select_as)
+        return [select_as.get(name, name) for name in self._selected_fields]
+
     def _pager(
         self,
         request: RequestTemplate,
@@ -247,7 +253,7 @@ class ERPStream(SDKInternals):
             paginator_query=profile.paginator_queries[paginator_name],
             records=records,
             page_size=runtime.page_size,
-            values={"config": runtime.config, "fields": self._selected_fields, "parent": parent},
+            values={"config": runtime.config, "fields": self._fields_asked, "parent": parent},
             add_fields=add,
         )
 

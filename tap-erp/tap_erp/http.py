@@ -326,7 +326,7 @@ class HttpClient:
             if extra_headers:
                 sent_headers.update(extra_headers)
             if authenticated and self.authenticator is not None:
-                self.authenticator.apply(sent_headers)
+                self.authenticator.apply_request(method, url, params, sent_headers)
             response: requests.Response | None = None
             try:
                 response = self.session.request(

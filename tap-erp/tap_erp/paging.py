@@ -158,6 +158,10 @@ class Pager:
             raise TapERPError(msg)
         if spec_.each is not None:
             rows = self._explode(rows)
+        if spec_.drop:
+            for row in rows:
+                for name in spec_.drop:
+                    row.pop(name, None)
         if self.add_fields:
             for row in rows:
                 row.update(self.add_fields)
@@ -181,8 +185,27 @@ class Pager:
         return rows
 
 
+class OffsetCeilingError(TapERPError):
+    """A read needs rows past the paginator's `offset_ceiling`."""
+
+
 class PositionalPager(Pager):
     """Offset or page-number paging: rows addressed by their position."""
+
+    @property
+    def ceiling(self) -> int | None:
+        """The paginator's `offset_ceiling` (largest offset + limit served), if any."""
+        return t.cast("spec.OffsetPaginator", self.paginator).offset_ceiling
+
+    def check_ceiling(self, end: int) -> None:
+        """Fail before asking for rows up to position `end` past the ceiling."""
+        ceiling = self.ceiling
+        if ceiling is not None and end > ceiling:
+            msg = (
+                f"the ERP serves at most {ceiling} rows of one result set (offset_ceiling) "
+                f"and this read needs rows up to {end}"
+            )
+            raise OffsetCeilingError(msg)
 
     def _more(self, reply: Reply, rows: Rows, position: int) -> bool:
         stop = t.cast("spec.OffsetPaginator", self.paginator).stop
@@ -220,6 +243,7 @@ class OffsetPager(PositionalPager):
 
     def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """One request from ``position``."""
+        self.check_ceiling(position + self.size)
         reply = self.send(**filters, offset=position)
         rows = self.rows_of(reply)
         return rows, self._more(reply, rows, position)
@@ -234,9 +258,11 @@ class PagePager(PositionalPager):
         return t.cast("spec.PagePaginator", self.paginator).first_page
 
     def _page(self, filters: Mapping[str, t.Any], page: int) -> tuple[Rows, bool]:
-        reply = self.send(**filters, page=page)
+        offset = (page - self.first_page) * self.size
+        self.check_ceiling(offset + self.size)
+        reply = self.send(**filters, page=page, offset=offset)
         rows = self.rows_of(reply)
-        return rows, self._more(reply, rows, (page - self.first_page) * self.size)
+        return rows, self._more(reply, rows, offset)
 
     def fetch(self, filters: Mapping[str, t.Any], position: int) -> tuple[Rows, bool]:
         """The page holding ``position``, cut before it.
@@ -519,7 +545,14 @@ class IncrementalReader:
             query_since = last_ts if in_range else since
             filters = self._filters(query_since, before)
             if in_range and pos.group_count > 0:
-                rows, more = pager.fetch(filters, pos.group_count - 1)
+                try:
+                    rows, more = pager.fetch(filters, pos.group_count - 1)
+                except OffsetCeilingError as exc:
+                    msg = (
+                        f"{exc}: more rows share the change time {pos.last_text} than that, "
+                        "and no time window can split them"
+                    )
+                    raise OffsetCeilingError(msg) from None
                 if self.page_hook is not None:
                     rows = self.page_hook(rows)
                 if not rows or not self._is_anchor(rows[0]):

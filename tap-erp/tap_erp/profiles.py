@@ -134,6 +134,7 @@ class RecordsSelector:
     path: Selector
     each: Selector | None = None
     inherit: tuple[tuple[str, str], ...] = ()
+    drop: tuple[str, ...] = ()
 
 
 def _records(raw: str | spec.Records, where: str) -> RecordsSelector:
@@ -143,6 +144,7 @@ def _records(raw: str | spec.Records, where: str) -> RecordsSelector:
         Selector(raw.path, f"{where}.path"),
         Selector(raw.each, f"{where}.each") if raw.each else None,
         tuple(raw.inherit.items()),
+        tuple(raw.drop),
     )
 
 
@@ -171,6 +173,8 @@ class StreamSpec:
     parent: ParentSpec | None
     derive: tuple[tuple[str, Selector], ...]
     constants: tuple[tuple[str, t.Any], ...]
+    #: How fields are asked for in `{fields}` (field -> text), defaults included.
+    select_as: tuple[tuple[str, str], ...]
     metadata_entity: str
     #: The stream's own metadata request (None: the profile's).
     metadata_request: RequestTemplate | None
@@ -388,6 +392,8 @@ def _check_paginator_fit(
         spec.PagePaginator: ("page", "limit"),
         spec.CursorPaginator: ("cursor",),
     }.get(type(pag), ())
+    if isinstance(pag, spec.PagePaginator) and used("offset"):
+        needs = ("limit",)  # pages addressed by offset: always a multiple of {limit}
     for placeholder in needs:
         _check(
             used(placeholder),
@@ -501,6 +507,7 @@ class _Compiler:
                 for field, path in stream.derive.items()
             ),
             constants=tuple(stream.constants.items()),
+            select_as=tuple({**decl.defaults.select_as, **stream.select_as}.items()),
             metadata_entity=stream.metadata_entity or name,
             metadata_request=self.metadata_request(where, stream),
             schema_name=stream.schema or name,

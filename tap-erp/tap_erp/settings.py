@@ -17,7 +17,14 @@ from singer_sdk import typing as th
 
 BACKFILL_WINDOWS = ("none", "day", "week", "month")
 
-SECRET_SETTINGS = ("api_key", "bearer_token", "password", "client_secret")
+SECRET_SETTINGS = (
+    "api_key",
+    "bearer_token",
+    "password",
+    "client_secret",
+    "consumer_secret",
+    "token_secret",
+)
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -42,7 +49,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.StringType,
         description=(
             "How to authenticate: the name of one of the profile's auth methods "
-            "(e.g. api_key, bearer, basic, oauth2, login); default: the profile's."
+            "(e.g. api_key, bearer, basic, oauth2, oauth2_jwt, oauth1, login); default: "
+            "the profile's."
         ),
     ),
     th.Property(
@@ -79,6 +87,38 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property("oauth_scope", th.StringType, description="OAuth2 scope, if the ERP needs one."),
+    th.Property(
+        "private_key_file",
+        th.StringType,
+        description=(
+            "PEM file of the private key (RSA or EC, unencrypted) that signs the JWT "
+            "client assertion (auth_method oauth2_jwt); its content is never logged."
+        ),
+    ),
+    th.Property(
+        "certificate_id",
+        th.StringType,
+        description=(
+            "Id of the certificate whose key signs the JWT assertion, sent as its `kid` "
+            "(auth_method oauth2_jwt; NetSuite: the certificate id of the M2M mapping)."
+        ),
+    ),
+    th.Property(
+        "consumer_key", th.StringType, description="OAuth 1.0a consumer key (auth_method oauth1)."
+    ),
+    th.Property(
+        "consumer_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth 1.0a consumer secret (auth_method oauth1).",
+    ),
+    th.Property("token_id", th.StringType, description="OAuth 1.0a token id (auth_method oauth1)."),
+    th.Property(
+        "token_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth 1.0a token secret (auth_method oauth1).",
+    ),
     th.Property(
         "pagination_style",
         th.StringType,

@@ -12,14 +12,8 @@ import pendulum
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_erp import schema as schema_mod
-from tap_erp.auth import (
-    ApiKeyAuth,
-    Authenticator,
-    BasicAuth,
-    BearerAuth,
-    LoginAuth,
-    OAuth2ClientCredentials,
-)
+from tap_erp.auth import LoginAuth, OAuth2ClientCredentials
+from tap_erp.auth_config import build_authenticator, invalid
 from tap_erp.client import ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
@@ -40,9 +34,7 @@ if t.TYPE_CHECKING:
     from tap_erp.profiles import MetadataSpec, RequestTemplate
 
 
-def _invalid(setting: str, message: str) -> ConfigValidationError:
-    text = f"setting '{setting}': {message}"
-    return ConfigValidationError(text, errors=[text])
+_invalid = invalid
 
 
 def _parse_start_date(value: str) -> datetime.datetime:
@@ -56,83 +48,6 @@ def _parse_start_date(value: str) -> datetime.datetime:
         else:
             raise _invalid("start_date", f"{value!r} is not an ISO 8601 date or timestamp")
     return datetime.datetime.fromisoformat(parsed.in_timezone("UTC").isoformat())
-
-
-def _template_value(template: t.Any, values: dict[str, t.Any], where: str) -> str | None:
-    """A config-only template (token URL, scope) rendered to text, or None."""
-    from tap_erp.dialect.templates import MISSING, compile_template
-
-    if template is None:
-        return None
-    value = compile_template(template, where, frozenset({"config"})).render(values)
-    return None if value is MISSING else str(value)
-
-
-def build_authenticator(
-    config: t.Mapping[str, t.Any], profile: Profile, values: dict[str, t.Any]
-) -> Authenticator:
-    """The authenticator the settings and the profile ask for."""
-    name = config.get("auth_method") or profile.default_auth_method
-    if name not in profile.auth_methods:
-        raise _invalid(
-            "auth_method",
-            f"{name!r} is not offered by profile '{profile.name}'; use one of "
-            f"{', '.join(profile.auth_methods)}",
-        )
-    method = profile.auth_methods[name]
-
-    def need(*names: str) -> None:
-        missing = [n for n in names if not config.get(n)]
-        if missing:
-            raise _invalid(missing[0], f"required when auth_method is {name!r}")
-
-    base_url = str(config["base_url"]).rstrip("/")
-    if isinstance(method, spec.ApiKeyAuth):
-        need("api_key")
-        return ApiKeyAuth(
-            header=config.get("api_key_header") or method.header, key=config["api_key"]
-        )
-    if isinstance(method, spec.BearerAuth):
-        need("bearer_token")
-        return BearerAuth(token=config["bearer_token"], header=method.header, prefix=method.prefix)
-    if isinstance(method, spec.BasicAuth):
-        need("username", "password")
-        return BasicAuth(username=config["username"], password=config["password"])
-    if isinstance(method, spec.LoginAuth):
-        headers = profile.login_headers
-
-        def render_headers(token: str) -> dict[str, str]:
-            rendered = {k: tpl.render({**values, "token": token}) for k, tpl in headers.items()}
-            return {k: str(v) for k, v in rendered.items() if isinstance(v, str | int)}
-
-        return LoginAuth(render_headers=render_headers, expires_in=method.expires_in)
-    method = t.cast("spec.OAuth2Auth", method)
-    need("client_id", "client_secret")
-    where = f"auth.methods.{name}"
-    token_url = config.get("token_url") or _template_value(
-        method.token_url, values, f"{where}.token_url"
-    )
-    if not token_url:
-        from tap_erp.dialect.templates import compile_template
-
-        names = compile_template(method.token_url, where, frozenset({"config"})).names
-        reads = sorted(n.split(".", 1)[1] for n in names)
-        hint = f" (or set {', '.join(reads)}, which the profile's token URL reads)" if reads else ""
-        raise _invalid("token_url", f"required when auth_method is {name!r}{hint}")
-    if not token_url.startswith(("http://", "https://")):
-        token_url = f"{base_url}/{token_url.lstrip('/')}"
-    return OAuth2ClientCredentials(
-        token_url=token_url,
-        client_id=config["client_id"],
-        client_secret=config["client_secret"],
-        base_url=base_url,
-        scope=config.get("oauth_scope") or _template_value(method.scope, values, f"{where}.scope"),
-        grant_type=method.grant_type,
-        access_token_field=method.access_token_field,
-        expires_in_field=method.expires_in_field,
-        default_expires_in=float(method.default_expires_in),
-        client_auth=method.client_auth,
-    )
 
 
 def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], str]:
@@ -254,7 +169,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         retry_statuses=profile.decl.retry.statuses,
         secrets=secrets,
     )
-    if isinstance(authenticator, OAuth2ClientCredentials):
+    if isinstance(authenticator, OAuth2ClientCredentials):  # JWT assertions included
         authenticator.bind(http.post_token)
     if isinstance(authenticator, LoginAuth):
         authenticator.bind(_login(http, profile, {"config": values}))

@@ -144,6 +144,36 @@ def int_booleans(schema: dict) -> RowsDecoder:
     return decode
 
 
+def absent_as_null(schema: dict) -> RowsDecoder:
+    """Fields of the schema a row leaves out are null (NetSuite omits null columns)."""
+    names = tuple(schema.get("properties", {}))
+
+    def decode(rows: Rows) -> Rows:
+        for row in rows:
+            for name in names:
+                if name not in row:
+                    row[name] = None
+        return rows
+
+    return decode
+
+
+def t_f_booleans(schema: dict) -> RowsDecoder:
+    """'T'/'F' in boolean fields become true/false (NetSuite's checkboxes in SuiteQL)."""
+    names = _fields(schema, lambda p: "boolean" in _types(p))
+    values = {"T": True, "F": False}
+
+    def decode(rows: Rows) -> Rows:
+        for row in rows:
+            for name in names:
+                value = row.get(name)
+                if type(value) is str and value in values:
+                    row[name] = values[value]
+        return rows
+
+    return decode
+
+
 def naive_timestamps(schema: dict) -> RowsDecoder:
     """Date-time fields without a zone are in the site's zone (`site_timezone`)."""
     names = _fields(schema, _is_datetime)
@@ -270,6 +300,8 @@ DECODER_MAP: dict[str, Decoder] = {
         "false_as_null": false_as_null,
         "pair_ids": pair_ids,
         "int_booleans": int_booleans,
+        "t_f_booleans": t_f_booleans,
+        "absent_as_null": absent_as_null,
     }.items()
 }
 

@@ -215,7 +215,54 @@ def _odoo_fields(document: t.Any, entity: str, path: str) -> list[Field] | None:
     return _tryton_fields(document, entity, path)
 
 
+# json_schema: a JSON schema of the record, `{"properties": {name: {type, format, nullable,
+# title}}}` (NetSuite's metadata catalog with Accept: application/schema+json).
+
+
+def _json_schema(document: t.Any, _entity: str, _path: str) -> list[Field] | None:
+    props = document.get("properties") if isinstance(document, dict) else None
+    if not isinstance(props, dict):
+        return None
+    out = []
+    for name, raw in props.items():
+        if not isinstance(raw, dict):
+            continue
+        kind = raw.get("type")
+        kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+        fmt = raw.get("format")
+        out.append(
+            Field(
+                name=str(name),
+                type=f"{kind}:{fmt}" if fmt else str(kind),
+                nullable=bool(raw.get("nullable", True)),
+                label=raw.get("title"),
+            )
+        )
+    return out
+
+
 METADATA_FORMATS: dict[str, MetadataFormat] = {
+    "json_schema": MetadataFormat(
+        read=_json,
+        fields=_json_schema,
+        type_map={
+            "string": "string",
+            "string:date": "date",
+            "string:date-time": "date-time",
+            "integer": "integer",
+            "integer:int64": "integer",
+            "integer:int32": "integer",
+            "number": "number",
+            "number:double": "number",
+            "number:float": "number",
+            "boolean": "boolean",
+        },
+        description=(
+            "A JSON schema of the record (`{properties: {name: {type, format, nullable, "
+            "title}}}`), e.g. NetSuite's metadata catalog; a type is looked up as "
+            "`type:format` (`string:date`, `number:double`), or `type` alone."
+        ),
+    ),
     "field_list": MetadataFormat(
         read=_json,
         fields=_field_list,

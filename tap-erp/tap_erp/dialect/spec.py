@@ -74,6 +74,15 @@ class Records(Base, kw_only=True):
         dict[str, str],
         Doc(description="With `each`: fields copied from the outer row (new name: outer field)."),
     ] = {}
+    drop: t.Annotated[
+        list[str],
+        Doc(
+            description=(
+                "Fields of each row that belong to the envelope, not the data (e.g. "
+                "NetSuite's per-item `links`): removed as rows are read."
+            )
+        ),
+    ] = []
 
 
 class StopRules(Base, kw_only=True):
@@ -98,6 +107,17 @@ class _Positional(Base, kw_only=True):
     stop: t.Annotated[
         StopRules, Doc(description="Stop rules; default: a page shorter than `{limit}`.")
     ] = StopRules()
+    offset_ceiling: t.Annotated[
+        int | None,
+        Doc(
+            description=(
+                "Largest offset + limit the ERP serves in one result set (NetSuite: "
+                "100000). Incremental reads start a new result set at the last change "
+                "time read (a time window) before reaching it; a snapshot, or one change "
+                "time holding more rows than this, fails with a clear message."
+            )
+        ),
+    ] = None
 
 
 class OffsetPaginator(_Positional, tag="offset", tag_field="type", kw_only=True):
@@ -105,7 +125,8 @@ class OffsetPaginator(_Positional, tag="offset", tag_field="type", kw_only=True)
 
 
 class PagePaginator(_Positional, tag="page", tag_field="type", kw_only=True):
-    """Pages by number: the request places `{page}` and `{limit}`."""
+    """Pages by number: the request places `{page}` and `{limit}`, or `{offset}` (always
+    a multiple of `{limit}`) and `{limit}`."""
 
     first_page: t.Annotated[int, Doc(description="Number of the first page.")] = 1
 
@@ -209,6 +230,49 @@ class OAuth2Auth(Base, tag="oauth2", tag_field="type", kw_only=True):
     ] = "body"
 
 
+class JwtClientCredentialsAuth(Base, tag="oauth2_jwt", tag_field="type", kw_only=True):
+    """OAuth2 client credentials with a JWT bearer client assertion (RFC 7523) signed with
+    a private key (settings `client_id`, `private_key_file`, `certificate_id`)."""
+
+    token_url: t.Annotated[
+        Template,
+        Doc(description="Token endpoint, absolute or relative to `base_url`; a template."),
+    ]
+    algorithm: t.Annotated[
+        t.Literal["PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "RS256"] | None,
+        Doc(
+            description=(
+                "Signature algorithm of the assertion (default: PS256 for an RSA key, "
+                "ES256 for an EC P-256 key, ES384/ES512 for P-384/P-521)."
+            )
+        ),
+    ] = None
+    scope: t.Annotated[
+        Template, Doc(description="The assertion's `scope` claim (setting `oauth_scope` wins).")
+    ] = None
+    audience: t.Annotated[
+        Template, Doc(description="The assertion's `aud` claim (default: the token URL).")
+    ] = None
+    lifetime_seconds: t.Annotated[
+        int, Doc(description="Seconds between the assertion's `iat` and `exp`.")
+    ] = 300
+    default_expires_in: t.Annotated[
+        float, Doc(description="Access token lifetime in seconds when the answer gives none.")
+    ] = 3600
+
+
+class OAuth1Auth(Base, tag="oauth1", tag_field="type", kw_only=True):
+    """OAuth 1.0a (RFC 5849): every request signed with the settings `consumer_key`,
+    `consumer_secret`, `token_id` and `token_secret` (token-based authentication)."""
+
+    signature_method: t.Annotated[
+        t.Literal["HMAC-SHA256", "HMAC-SHA1"], Doc(description="Signature method.")
+    ] = "HMAC-SHA256"
+    realm: t.Annotated[
+        Template, Doc(description="The `realm` parameter (NetSuite: the account id); a template.")
+    ] = None
+
+
 class LoginAuth(Base, tag="login", tag_field="type", kw_only=True):
     """A login request whose answer holds a token, then sent in headers."""
 
@@ -225,13 +289,23 @@ class LoginAuth(Base, tag="login", tag_field="type", kw_only=True):
     ] = None
 
 
-AuthMethod = ApiKeyAuth | BearerAuth | BasicAuth | OAuth2Auth | LoginAuth
+AuthMethod = (
+    ApiKeyAuth
+    | BearerAuth
+    | BasicAuth
+    | OAuth2Auth
+    | JwtClientCredentialsAuth
+    | OAuth1Auth
+    | LoginAuth
+)
 
 AUTH_MAP: dict[str, type[Base]] = {
     "api_key": ApiKeyAuth,
     "bearer": BearerAuth,
     "basic": BasicAuth,
     "oauth2": OAuth2Auth,
+    "oauth2_jwt": JwtClientCredentialsAuth,
+    "oauth1": OAuth1Auth,
     "login": LoginAuth,
 }
 
@@ -381,6 +455,16 @@ class Stream(Base, kw_only=True):
             )
         ),
     ] = {}
+    select_as: t.Annotated[
+        dict[str, str],
+        Doc(
+            description=(
+                "How a field is asked for in `{fields}` when not by its bare name, e.g. "
+                "`lastmodifieddate: TO_CHAR(lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS "
+                "lastmodifieddate` (over `defaults.select_as`)."
+            )
+        ),
+    ] = {}
     metadata_entity: t.Annotated[
         str | None, Doc(description="Name of the entity in the metadata (default: the stream's).")
     ] = None
@@ -409,6 +493,10 @@ class Defaults(Base, kw_only=True):
     decoders: t.Annotated[
         list[str], Doc(description="Value decoders applied to every row before it is read.")
     ] = []
+    select_as: t.Annotated[
+        dict[str, str],
+        Doc(description="How fields are asked for in `{fields}` (see the stream's `select_as`)."),
+    ] = {}
 
 
 class Profile(Base, kw_only=True):

@@ -45,7 +45,10 @@ MISSING: t.Any = _Missing()
 PLACEHOLDERS: dict[str, str] = {
     "since": "lower bound of the changed-since filter (>=), a timestamp; absent without one",
     "before": "upper bound (<) of a backfill window, a timestamp; absent when open-ended",
-    "offset": "position of the first row of the page (offset paginator)",
+    "offset": (
+        "position of the first row of the page (offset paginator; page paginator: a "
+        "multiple of {limit})"
+    ),
     "limit": "rows per page (the page_size setting)",
     "page": "number of the page (page paginator)",
     "cursor": "token of the next page (cursor paginator); absent on the first request",

@@ -58,6 +58,7 @@ DEFAULT_TENANTS = [
     "kestrel",
     "pelican",
     "bluepeak",
+    "heron",
 ]
 JSON = "application/json"
 PAGE_CACHE_BYTES = 512 * 1024 * 1024

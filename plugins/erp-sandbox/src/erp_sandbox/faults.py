@@ -61,6 +61,7 @@ KNOWN = {
     "malformed",
     "token_ttl_seconds",
     "mutate_after_requests",
+    "offset_ceiling",
 }
 
 
@@ -106,6 +107,11 @@ class Faults:
                 _every(spec, name)
         if "token_ttl_seconds" in settings:
             _number(settings["token_ttl_seconds"], "token_ttl_seconds", 300)
+        ceiling = settings.get("offset_ceiling")
+        if ceiling is not None and (
+            isinstance(ceiling, bool) or not isinstance(ceiling, int) or ceiling < 1
+        ):
+            raise FaultError("'offset_ceiling' must be an integer >= 1")
         mutate = _obj(settings, "mutate_after_requests")
         after = None
         change = None

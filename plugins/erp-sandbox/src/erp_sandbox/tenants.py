@@ -230,6 +230,31 @@ TENANTS: dict[str, Tenant] = {
             ),
         },
     ),
+    "heron": Tenant(
+        name="heron",
+        paging=OFFSET,
+        utc_offset_minutes=-480,
+        dialect="netsuite",
+        # The account's time zone (user preferences): Pacific time, summer time included.
+        timezone="America/Los_Angeles",
+        # NetSuite keeps change times to the second; saving an order saves its lines.
+        time_quantum_us=dict.fromkeys(
+            ("sales_orders", "sales_order_lines", "customers", "vendors", "products"), 1_000_000
+        ),
+        line_edits_touch_order=True,
+        custom_fields={
+            "customers": (
+                CustomField("custentity_segment", "string", "Segment", source="segment"),
+            ),
+            "products": (
+                CustomField("custitem_color", "string", "Color", source="color"),
+                CustomField(
+                    "custitem_weight_kg", "decimal", "Weight (kg)", scale=3, source="weight"
+                ),
+                CustomField("custitem_hazardous", "boolean", "Hazardous", source="hazardous"),
+            ),
+        },
+    ),
 }
 
 

@@ -32,6 +32,7 @@ DEFAULT_TENANTS = (
     "kestrel",
     "pelican",
     "bluepeak",
+    "heron",
 )
 
 #: Credentials of the built-in tenants, for clients under test.
@@ -52,6 +53,16 @@ CREDENTIALS: dict[str, dict[str, str]] = {
         "login": "api-reader@pelican.example",
         "api_key": "pelican-api-key",
         "db": "pelican",
+    },
+    "heron": {
+        "account_id": "1234567_SB1",
+        "client_id": "heron-m2m-client",
+        "certificate_id": "heron-cert-1",
+        "private_key_file": str(Path(__file__).resolve().parent / "keys" / "heron-m2m.pem"),
+        "consumer_key": "heron-consumer-key",
+        "consumer_secret": "heron-consumer-secret",
+        "token_id": "heron-token-id",
+        "token_secret": "heron-token-secret",
     },
 }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from erp_sandbox.dialects import business_central, erpnext, odoo, s4hana, s4hana_v2
+from erp_sandbox.dialects import business_central, erpnext, netsuite, odoo, s4hana, s4hana_v2
 from erp_sandbox.odata.handler import Dialect
 from erp_sandbox.tenants import Tenant
 
@@ -14,6 +14,7 @@ DIALECTS: dict[str, Dialect] = {
         erpnext.DIALECT,
         odoo.DIALECT,
         s4hana_v2.DIALECT,
+        netsuite.DIALECT,
     )
 }
 
