@@ -267,12 +267,19 @@ def arrow_field(arrow: pa.DataType) -> FieldType | None:
 
 
 def declared_non_null(schema: dict) -> list[str]:
-    """Top-level properties whose schema does not allow null (from the ERP's metadata)."""
+    """Top-level properties that may not be null (the ERP's metadata says so).
+
+    A property is non-null when its type does not allow null and, where the schema
+    lists ``required`` properties, it is one of them (the others may be absent).
+    """
     properties = schema.get("properties") if isinstance(schema, dict) else None
     if not isinstance(properties, dict):
         return []
+    required = schema.get("required")
     out = []
     for name, prop in properties.items():
+        if isinstance(required, list) and name not in required:
+            continue
         if not isinstance(prop, dict) or "anyOf" in prop or "oneOf" in prop:
             continue
         declared = _declared_types(prop)
