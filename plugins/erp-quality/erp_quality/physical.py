@@ -13,6 +13,7 @@ mixes are a warning (files of an older, narrower schema); anything else is an er
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import io
 import struct
 import typing as t
@@ -23,6 +24,8 @@ import pyarrow.parquet as pq
 
 if t.TYPE_CHECKING:
     from erp_quality.lake import Lake
+
+FOOTER_READERS = 16  # footers read at once (two small ranged GETs each)
 
 
 def footer_schema(lake: Lake, key: str) -> pa.Schema:
@@ -37,10 +40,11 @@ def footer_schema(lake: Lake, key: str) -> pa.Schema:
 def column_types(lake: Lake, stream: str) -> dict[str, dict[str, tuple[pa.DataType, int]]]:
     """Per column, each type its files declare (by name) and how many files declare it."""
     found: dict[str, dict[str, tuple[pa.DataType, int]]] = defaultdict(dict)
-    for key in lake.keys(f"{stream}/"):
-        if not key.endswith(".parquet"):
-            continue
-        for field in footer_schema(lake, key):
+    keys = [key for key in lake.keys(f"{stream}/") if key.endswith(".parquet")]
+    with cf.ThreadPoolExecutor(max_workers=FOOTER_READERS) as pool:
+        schemas = list(pool.map(lambda key: footer_schema(lake, key), keys))
+    for schema in schemas:
+        for field in schema:
             types = found[field.name]
             name = str(field.type)
             types[name] = (field.type, types.get(name, (field.type, 0))[1] + 1)
