@@ -14,11 +14,13 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_erp.batches import local_root, sweep_stale, write_batches
 from tap_erp.dialect.decoders import chain
 from tap_erp.dialect.selectors import NOTHING
+from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
     IncrementalReader,
     KeysetPosition,
     Pager,
+    TimestampRangeError,
     format_timestamp,
     full_table_pages,
     make_pager,
@@ -334,8 +336,12 @@ class ERPStream(SDKInternals):
             page_hook=hook,
             filter_digits=self.spec.request.since_digits,
         )
-        for low, high in windows:
-            yield from reader.read_pages(low, high)
+        try:
+            for low, high in windows:
+                yield from reader.read_pages(low, high)
+        except TimestampRangeError as exc:
+            msg = f"stream '{self.name}', replication key '{rk}': {exc}"
+            raise TapERPError(msg) from None
         if position.regroups:
             self.logger.info(
                 "'%s': %d tie groups changed while paging and were re-read",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import copy
 import typing as t
 
 import msgspec
@@ -154,8 +155,23 @@ def speed_up_rename_maps(mapper: PluginMapper, stream_maps: Mapping[str, t.Any])
                 ops, **options, as_struct=True
             )
             stream_map.renames_only = True  # type: ignore[attr-defined]
+            keep_source_types(stream_map, ops)
             done += 1
     return done
+
+
+def keep_source_types(stream_map: StreamMap, ops: list[tuple[str, str | None]]) -> None:
+    """A renamed column keeps its source field's schema as is.
+
+    The SDK types a renamed column as the source's type *or null*; the source's schema
+    says whether the ERP allows null (its metadata: OData ``Nullable``, Tryton
+    ``required``), which the loader enforces.
+    """
+    source = (stream_map.raw_schema or {}).get("properties") or {}
+    mapped = (stream_map.transformed_schema or {}).get("properties") or {}
+    for column, field in ops:
+        if field is not None and field in source and column in mapped:
+            mapped[column] = copy.deepcopy(source[field])
 
 
 def record_transform(stream_map: StreamMap) -> Transform:

@@ -49,7 +49,20 @@ def format_timestamp(value: datetime.datetime) -> str:
     """
     # isoformat is implemented in C and pads the year to four digits; in UTC it always
     # ends with "+00:00".
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return to_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+class TimestampRangeError(TapERPError, ValueError):
+    """An instant that UTC cannot hold (before year 1 or after year 9999)."""
+
+
+def to_utc(value: datetime.datetime) -> datetime.datetime:
+    """The instant in UTC; one clear error when UTC cannot hold it."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        msg = f"{value.isoformat()} is outside 0001-01-01..9999-12-31 UTC"
+        raise TimestampRangeError(msg) from None
 
 
 def parse_timestamp(value: str) -> datetime.datetime:
@@ -60,7 +73,7 @@ def parse_timestamp(value: str) -> datetime.datetime:
 
 def normalize_timestamp(value: str) -> tuple[datetime.datetime, str]:
     """The instant of an ISO 8601 timestamp and its canonical UTC text."""
-    instant = parse_timestamp(value).astimezone(UTC)
+    instant = to_utc(parse_timestamp(value))
     return instant, format_timestamp(instant)
 
 

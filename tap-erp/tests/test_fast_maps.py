@@ -105,3 +105,15 @@ def test_a_missing_source_field_fails_like_the_sdk():
     mapper = mapper_for({"order_id": "DocEntry", "gone": "NoSuchField"}, fast=True)
     with pytest.raises(MapExpressionError):
         mapper.stream_maps["orders"][-1].transform({"DocEntry": 1})
+
+
+@pytest.mark.parametrize(
+    ("column", "source"), [("order_id", "DocEntry"), ("name", "CardName"), ("total", "DocTotal")]
+)
+def test_a_renamed_column_keeps_its_source_schema(column, source):
+    """The SDK types a renamed column as nullable; the ERP's metadata decides instead."""
+    spec = {"__key_properties__": ["order_id"], "order_id": "DocEntry", "name": "CardName"}
+    spec.update({"total": "DocTotal", "__else__": None})
+    mapper = mapper_for(spec, fast=True)
+    mapped = mapper.stream_maps["orders"][-1].transformed_schema["properties"]
+    assert mapped[column] == SCHEMA["properties"][source]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 from tap_erp import paging
-from tap_erp.paging import canonical_timestamp, normalize_timestamp
+from tap_erp.paging import TimestampRangeError, canonical_timestamp, normalize_timestamp
 
 
 def full_parse(raw: object) -> str | type[BaseException]:
@@ -45,6 +45,16 @@ def test_known_values(raw, expected):
 def test_invalid_values_fail_like_the_full_parse(raw):
     assert fast(raw) == full_parse(raw)
     assert isinstance(fast(raw), type)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0001-01-01T00:00:00+02:00", "9999-12-31T23:59:59.999999-05:00", "0001-01-01T01:30:00+05:30"],
+)
+def test_instants_outside_utc_years_1_to_9999_are_one_clear_error(raw):
+    for normalize in (canonical_timestamp, lambda value: normalize_timestamp(value)[1]):
+        with pytest.raises(TimestampRangeError, match=r"outside 0001-01-01\.\.9999-12-31 UTC"):
+            normalize(raw)
 
 
 def test_random_shapes_match_the_full_parse(monkeypatch):

@@ -1,4 +1,5 @@
-"""The checks: row counts against the previous check, null rates, duplicate keys, freshness.
+"""The checks: row counts against the previous check, null rates, duplicate keys, freshness,
+and one type per column across a table's files.
 
 A stream with a current-state table (target-s3 `table_format: delta`) is checked on
 that table: one row per key, so a key seen twice is a duplicate whatever its version,
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
+from erp_quality import physical
 from erp_quality.lake import Lake
 from erp_quality.rules import Rules, StreamRule
 
@@ -139,6 +141,26 @@ def judge(
     return out
 
 
+def column_types(lake: Lake, stream: str) -> Finding:
+    """An error when a column has two incompatible types across the stream's files."""
+    columns = physical.column_types(lake, stream)
+    problems = []
+    level = OK
+    for column, types in sorted(columns.items()):
+        if len(types) < 2:
+            continue
+        listed = ", ".join(f"{name} in {count} file(s)" for name, (_, count) in types.items())
+        if physical.compatible(kind for kind, _ in types.values()):
+            problems.append(f"{column}: {listed} (widened; one reader type holds both)")
+            level = WARNING if level == OK else level
+        else:
+            problems.append(f"{column}: {listed} (incompatible: one column with two types)")
+            level = ERROR
+    if not problems:
+        return Finding(stream, "column types", OK, f"{len(columns)} columns, one type each")
+    return Finding(stream, "column types", level, "; ".join(problems))
+
+
 def run_checks(
     lake: Lake, rules: Rules, previous: dict[str, int]
 ) -> tuple[list[StreamMetrics], list[Finding]]:
@@ -151,6 +173,7 @@ def run_checks(
         if stream not in present:
             findings.append(Finding(stream, "present", WARNING, "no data landed yet"))
             continue
+        findings.append(column_types(lake, stream))
         if rule is None:
             findings.append(Finding(stream, "rules", WARNING, "no rules for this stream"))
             continue

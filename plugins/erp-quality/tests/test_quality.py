@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -243,3 +244,49 @@ def test_freshness_hours_must_be_positive(tmp_path: Path):
     path.write_text(RULES + "freshness_hours: -3\n")
     with pytest.raises(RulesError, match="freshness_hours must be a positive number"):
         Rules.load(path)
+
+
+def put_prices(lake: Lake, name: str, price: pa.Array, first_id: int) -> None:
+    """One file of `orders` whose `total` column has the given type."""
+    table = pa.table(
+        {
+            "order_id": pa.array(range(first_id, first_id + len(price)), pa.int64()),
+            "total": price,
+            "updated_at": pa.array([1] * len(price), pa.int64()),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    lake._s3.put_object(
+        Bucket=lake.config.bucket, Key=f"lake/acme/orders/{name}.parquet", Body=buf.getvalue()
+    )
+
+
+@pytest.mark.parametrize(
+    ("second", "code", "line"),
+    [
+        (pa.array([Decimal("2.500")], pa.decimal128(38, 3)), 0, None),
+        (
+            pa.array([2], pa.int64()),
+            0,
+            "WARNING: orders: column types: total: decimal128(38, 3) in 1 file(s), int64 in 1 "
+            "file(s) (widened; one reader type holds both)",
+        ),
+        (
+            pa.array(["2.5"], pa.string()),
+            1,
+            "ERROR: orders: column types: total: decimal128(38, 3) in 1 file(s), string in 1 "
+            "file(s) (incompatible: one column with two types)",
+        ),
+    ],
+    ids=["one type", "widened", "decimal and string"],
+)
+def test_one_column_with_two_types_across_files(lake, rules_file, capsys, second, code, line):
+    put_prices(lake, "a", pa.array([Decimal("1.250")], pa.decimal128(38, 3)), first_id=1)
+    put_prices(lake, "b", second, first_id=2)
+    assert cli.main(["check", "--rules", str(rules_file)]) == code
+    out = capsys.readouterr().out
+    if line:
+        assert line in out
+    else:
+        assert "column types" not in out

@@ -423,3 +423,40 @@ def test_sandbox_server_seeds_and_tenants():
         assert requests.get(f"{other.url}/_admin/acme/stats", timeout=5).status_code == 404
         proc = other.process
     assert proc.poll() is not None
+
+
+@pytest.mark.parametrize(
+    ("drift", "status", "needle"),
+    [
+        ({"nowhere": {}}, 400, "unknown stream"),
+        ({"products": {"types": {"ListPrice": "string"}}}, 400, "not a custom field"),
+        ({"products": {"types": {"U_WeightKg": "money"}}}, 400, "must be one of"),
+        ({"products": {"keys": 3}}, 400, "list of primary keys"),
+    ],
+)
+def test_bad_drift_is_400(sb, drift, status, needle):
+    r = requests.put(f"{sb.url}/_admin/acme/drift", json=drift, timeout=10)
+    assert r.status_code == status and needle in r.text
+
+
+def test_drift_serves_nulls_values_and_changed_types(sb, http):
+    sb.set_drift(
+        "acme",
+        {
+            "products": {
+                "set": {"ListPrice": None, "CreatedOn": "0001-01-01T00:00:00+02:00"},
+                "keys": [1, 2],
+                "types": {"U_WeightKg": "string"},
+            }
+        },
+    )
+    rows = http.get(api(sb, "acme", "products"), headers=ACME, params={"limit": 5}).json()["value"]
+    assert [r["ListPrice"] is None for r in rows] == [True, True, False, False, False]
+    assert rows[0]["CreatedOn"] == "0001-01-01T00:00:00+02:00"
+    assert all(isinstance(r["U_WeightKg"], str) for r in rows if r["U_WeightKg"] is not None)
+    meta = http.get(api(sb, "acme", "$metadata"), headers=ACME).json()
+    weight = next(f for f in meta["entities"]["products"]["fields"] if f["name"] == "U_WeightKg")
+    assert weight["type"] == "string" and "scale" not in weight
+    sb.set_drift("acme", {})
+    rows = http.get(api(sb, "acme", "products"), headers=ACME, params={"limit": 2}).json()["value"]
+    assert rows[0]["ListPrice"] is not None

@@ -1,8 +1,9 @@
 """The run audit: one JSON object per stream and run, and a one-line summary.
 
 Written to ``{prefix}/{client}/_audit/run_date={date}/{run_id}-{stream}.json`` at the
-end of a run (also on failure, when S3 is reachable); rows, files and bytes count
-committed data only.
+end of a run (also on failure, when S3 is reachable); rows, rejected rows, files and
+bytes count committed data only; the schema contract's key and the changes this run
+made to it are listed.
 """
 
 from __future__ import annotations
@@ -28,8 +29,15 @@ def write_audit(
     started_at: dt.datetime,
     status: str,
     error: str | None,
+    schema_changes: t.Mapping[str, list[dict]] | None = None,
+    contract_key: t.Callable[[str], str] | None = None,
 ) -> None:
-    """Log a summary per stream; store the audit records unless ``storage`` is None."""
+    """Log a summary per stream; store the audit records unless ``storage`` is None.
+
+    ``schema_changes``: the additive changes this run made to each stream's schema
+    contract (``contract_key(stream)`` says where it lives).
+    """
+    schema_changes = schema_changes or {}
     finished = dt.datetime.now(dt.UTC)
     duration = round((finished - started_at).total_seconds(), 3)
     for stream in dict.fromkeys([*streams, *totals]):
@@ -41,6 +49,9 @@ def write_audit(
             "rows": counts.rows if counts else 0,
             "files": counts.files if counts else 0,
             "bytes": counts.bytes if counts else 0,
+            "rejected_rows": counts.rejected if counts else 0,
+            "schema_contract": contract_key(stream) if contract_key else None,
+            "schema_changes": schema_changes.get(stream, []),
             "duration_seconds": duration,
             "status": status,
             "error": error,
@@ -50,12 +61,15 @@ def write_audit(
         if storage is not None:
             storage.put_json(layout.audit_key(stream), record)
         logger.info(
-            "Summary %s: stream=%s rows=%d files=%d bytes=%d duration=%.1fs status=%s",
+            "Summary %s: stream=%s rows=%d rejected=%d files=%d bytes=%d schema_changes=%d "
+            "duration=%.1fs status=%s",
             layout.run_id,
             stream,
             record["rows"],
+            record["rejected_rows"],
             record["files"],
             record["bytes"],
+            len(record["schema_changes"]),
             duration,
             status,
         )

@@ -18,9 +18,11 @@ import typing as t
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from target_s3.errors import DataError
+from target_s3.quarantine import Reject
 from target_s3.types import TIMESTAMP, FieldType, stream_fields
 from target_s3.values import BadValueError, json_decoder, to_timestamp
 
@@ -32,10 +34,25 @@ _BLOCK_SIZE = 16 << 20
 class StreamConverter:
     """Converts batches of one stream (one schema version) to Arrow tables."""
 
-    def __init__(self, stream: str, schema: dict, key_properties: t.Sequence[str]) -> None:
-        """Map the schema once; everything per batch is vectorised."""
+    def __init__(
+        self,
+        stream: str,
+        schema: dict,
+        key_properties: t.Sequence[str],
+        *,
+        overrides: t.Mapping[str, FieldType] | None = None,
+        tolerant: bool = False,
+    ) -> None:
+        """Map the schema once; everything per batch is vectorised.
+
+        ``overrides``: column types that replace the schema's (the contract's types);
+        ``tolerant``: values that do not convert become null and are listed in
+        ``rejects`` instead of failing the batch (quarantine mode).
+        """
         self.stream = stream
-        self.fields: dict[str, FieldType] = stream_fields(schema)
+        self.fields: dict[str, FieldType] = {**stream_fields(schema), **(overrides or {})}
+        self.tolerant = tolerant
+        self.rejects: list[Reject] = []
         self.arrow_schema = pa.schema([pa.field(n, f.arrow) for n, f in self.fields.items()])
         self.read_schema = pa.schema(
             [pa.field(n, f.read) for n, f in self.fields.items() if f.read is not None]
@@ -71,6 +88,7 @@ class StreamConverter:
 
     def to_table(self, data: bytes | bytearray, rows: int) -> pa.Table:
         """Convert a buffer of ``rows`` RECORD message lines to a table."""
+        self.rejects = []
         if not self._sampled:
             self._sampled = True
             self._check_fields(_lines(data)[:1000])
@@ -170,11 +188,15 @@ class StreamConverter:
     def _array(self, name: str, field: FieldType, values: list) -> pa.Array:
         convert = field.convert
         converted = []
-        for value in values:
+        for row, value in enumerate(values):
             try:
                 converted.append(convert(value))
             except BadValueError as exc:
                 where = f"{name}.{exc.path}" if exc.path else name
+                if self.tolerant:
+                    self.rejects.append(Reject(row, name, f"{where}: {exc.reason}"))
+                    converted.append(None)
+                    continue
                 msg = f"stream '{self.stream}', column '{where}': {exc.reason}"
                 raise DataError(msg) from None
         try:
@@ -205,10 +227,16 @@ class StreamConverter:
     def _check_keys(self, table: pa.Table) -> None:
         from singer_sdk.exceptions import MissingKeyPropertiesError
 
+        rejected = {r.row for r in self.rejects}
         for key in self.key_properties:
-            if table.column(key).null_count:
+            column = table.column(key)
+            missing = column.null_count
+            if missing and rejected:
+                nulls = pc.indices_nonzero(pc.is_null(column)).to_pylist()
+                missing = len(set(nulls) - rejected)
+            if missing:
                 msg = (
-                    f"stream '{self.stream}': {table.column(key).null_count} record(s) "
+                    f"stream '{self.stream}': {missing} record(s) "
                     f"without a value for key property '{key}'"
                 )
                 raise MissingKeyPropertiesError(msg)

@@ -35,9 +35,10 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from target_s3.errors import ConfigError, StorageError
+from target_s3.errors import ConfigError, DataError, StorageError
 from target_s3.layout import join_key, safe_segment
 from target_s3.types import TIMESTAMP
+from target_s3.widening import holds
 
 if t.TYPE_CHECKING:
     from target_s3.layout import Layout
@@ -97,6 +98,31 @@ def newest_versions(table: pa.Table, keys: list[str], replication_key: str | Non
     rows = last.column(f"{_ORDER}_last")
     rows = pc.take(rows, pc.sort_indices(rows))
     return table.take(rows).drop_columns([_ORDER])
+
+
+def fit_numbers(target: pa.Schema, source: pa.Table, stream: str, uri: str) -> pa.Table:
+    """Exact numbers as the current table stores them; a widening it cannot take fails.
+
+    A Delta merge casts a source column to the table's type silently (2.125 into an
+    int64 column lands as 2), so a narrower type is cast here (lossless) and a wider
+    one (a schema contract widened the column) stops the stream with one line.
+    """
+    for index, name in enumerate(source.column_names):
+        if name not in target.names:
+            continue
+        stored, incoming = target.field(name).type, source.schema.field(name).type
+        numbers = [k for k in (stored, incoming) if pa.types.is_int64(k) or pa.types.is_decimal(k)]
+        if len(numbers) < 2 or stored.equals(incoming):
+            continue
+        if not holds(stored, incoming):
+            msg = (
+                f"stream '{stream}', column '{name}': the current table {uri} "
+                f"stores {stored} and cannot widen it in place to {incoming}; move that "
+                "table aside and run the stream from the start to rebuild it"
+            )
+            raise DataError(msg)
+        source = source.set_column(index, name, source.column(name).cast(stored))
+    return source
 
 
 class CurrentTable:
@@ -272,6 +298,7 @@ class CurrentTable:
     def _merge(
         self, dt: DeltaTable, source: pa.Table, batch: int, rk: str | None, *, whole_snapshot: bool
     ) -> dict:
+        source = fit_numbers(pa.schema(dt.schema().to_arrow()), source, self.stream, self.uri)
         target = set(dt.schema().to_arrow().names)
         on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in self.keys)
         values = [

@@ -21,3 +21,7 @@ class DataError(TargetS3Error):
 
 class TerminatedError(TargetS3Error):
     """SIGTERM/SIGINT received: stop without emitting STATE for unflushed data."""
+
+
+class AuditError(TargetS3Error):
+    """The run audit could not be written after the data was committed."""

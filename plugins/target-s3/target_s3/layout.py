@@ -130,6 +130,17 @@ class Layout:
         """Liveness record of this run."""
         return f"{self.run_staging()}lease.json"
 
+    def rejected_key(self, stream: str, batch: int) -> str:
+        """Quarantined rows of one stream and batch of this run."""
+        return join_key(
+            self.prefix,
+            self.client,
+            "_rejected",
+            safe_segment(stream),
+            f"run_date={self.run_date.isoformat()}",
+            f"part-{self.run_id}-{batch:06d}.parquet",
+        )
+
     def audit_key(self, stream: str) -> str:
         """Audit record of one stream of this run."""
         return join_key(

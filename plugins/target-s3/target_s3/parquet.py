@@ -19,9 +19,11 @@ import pyarrow.parquet as pq
 
 from target_s3.convert import StreamConverter
 from target_s3.errors import ConfigError
-from target_s3.types import TIMESTAMP
+from target_s3.quarantine import failure, find_rejects, lines_of, split
+from target_s3.types import TIMESTAMP, arrow_field, declared_non_null, stream_fields
 
 if t.TYPE_CHECKING:
+    from target_s3.contract import Contracts, Resolution
     from target_s3.layout import Layout
     from target_s3.settings import Settings
 
@@ -43,15 +45,53 @@ class ParquetFiles:
         settings: Settings,
         layout: Layout,
         bookmarks: list | None,
+        contracts: Contracts | None = None,
     ) -> None:
-        """Map the schema to Arrow and pick the partition column."""
+        """Map the schema to Arrow, hold it to the stream's contract, pick the partition."""
         self.stream = stream
         self.settings = settings
         self.layout = layout
-        self.converter = StreamConverter(stream, schema, key_properties or [])
+        self.quarantine = settings.violation_mode(stream) == "quarantine"
+        self.non_null = declared_non_null(schema)
+        self.contract: Resolution | None = None
+        overrides = {}
+        if contracts is not None:
+            self.contract = contracts.resolve(
+                stream,
+                {n: f.arrow for n, f in stream_fields(schema).items()},
+                non_null=self.non_null,
+                key_properties=list(key_properties or []),
+            )
+            overrides = self._overrides(self.contract)
+        self.converter = StreamConverter(
+            stream, schema, key_properties or [], overrides=overrides, tolerant=self.quarantine
+        )
         self.partition_field = self._partition_field(bookmarks)
         self._schema_json = json.dumps(schema, default=str, sort_keys=True)
         self._warned_lineage = False
+
+    def _overrides(self, contract: Resolution) -> dict:
+        """Column types the contract imposes; a violation fails unless quarantining."""
+        if contract.violations and not self.quarantine:
+            raise contract.violation_error()
+        overrides = {}
+        for name, kind in contract.write_types.items():
+            field = arrow_field(kind)
+            if field is None:
+                raise contract.violation_error()
+            overrides[name] = field
+        for violation in contract.violations:
+            logger.warning(
+                "Stream '%s', column '%s': %s from %s to %s; kept as %s, values that do not "
+                "convert are quarantined",
+                self.stream,
+                violation["column"],
+                violation["change"],
+                violation["old"],
+                violation["new"],
+                violation["old"],
+            )
+        return overrides
 
     def _partition_field(self, bookmarks: list | None) -> str | None:
         per_stream = self.settings.stream_partition_fields
@@ -137,16 +177,48 @@ class ParquetFiles:
 
     def write(self, data: bytearray, rows: int, batch: int) -> tuple[list[tuple[str, bytes]], int]:
         """Convert buffered records to Parquet files: [(final key, content)], rows."""
-        return self.files(self.convert(data, rows), batch)
+        table, rejected = self.convert(data, rows)
+        files, count = self.files(table, batch)
+        if rejected is not None:
+            files.append(self.rejected_file(rejected, batch))
+        return files, count
 
-    def convert(self, data: bytearray, rows: int) -> pa.Table:
-        """Buffered records as an Arrow table with the lineage columns."""
+    def convert(self, data: bytearray, rows: int) -> tuple[pa.Table, pa.Table | None]:
+        """Buffered records as an Arrow table with the lineage columns, and the rows
+        rejected by the row checks (``quarantine``; None when there are none)."""
         table = self.converter.to_table(data, rows)
-        return self._with_lineage(table, dt.datetime.now(dt.UTC))
+        table = self._with_lineage(table, dt.datetime.now(dt.UTC))
+        rejects = [
+            *self.converter.rejects,
+            *find_rejects(table, self.converter.fields, self.non_null),
+        ]
+        if not rejects:
+            return table, None
+        lines = lines_of(data)
+        if not self.quarantine:
+            raise failure(self.stream, rejects, lines)
+        kept, rejected = split(table, rejects, lines, stream=self.stream, run_id=self.layout.run_id)
+        logger.warning(
+            "Stream '%s': %d row(s) quarantined to %s (first: column '%s', %s)",
+            self.stream,
+            rejected.num_rows,
+            self.layout.rejected_key(self.stream, 0).rsplit("/", 2)[0] + "/",
+            rejected.column("column")[0].as_py(),
+            rejected.column("reason")[0].as_py(),
+        )
+        return kept, rejected
+
+    def rejected_file(self, rejected: pa.Table, batch: int) -> tuple[str, bytes]:
+        """Quarantined rows as one Parquet file under ``_rejected/``."""
+        sink = pa.BufferOutputStream()
+        pq.write_table(rejected, sink, compression=self.settings.compression)
+        return self.layout.rejected_key(self.stream, batch), sink.getvalue().to_pybytes()
 
     def files(self, table: pa.Table, batch: int) -> tuple[list[tuple[str, bytes]], int]:
         """A converted batch as Parquet files: [(final key, content)], rows."""
         rows = table.num_rows
+        if rows == 0:
+            return [], 0
         if table.num_columns == 0:
             logger.warning(
                 "Stream '%s': schema has no properties; %d record(s) not stored",

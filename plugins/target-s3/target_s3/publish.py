@@ -63,6 +63,7 @@ class Batch:
     rows: int
     files: int
     bytes: int
+    rejected: int = 0
 
 
 @dataclass
@@ -72,6 +73,7 @@ class StreamTotals:
     rows: int = 0
     files: int = 0
     bytes: int = 0
+    rejected: int = 0  # rows quarantined to _rejected/
 
 
 class Publisher:
@@ -184,6 +186,8 @@ class Publisher:
         files: list[tuple[str, bytes]],
         rows: int,
         state_seqs: tuple[int, int],
+        *,
+        rejected: int = 0,
     ) -> Batch:
         """Stage, journal and publish one batch's files (final key, content)."""
         staged = [self.layout.staged_key(batch, part) for part in range(1, len(files) + 1)]
@@ -210,7 +214,7 @@ class Publisher:
         list(self._pool.map(lambda sf: self.storage.copy(*sf), zip(staged, finals, strict=True)))
         self.storage.delete(staged)
         size = sum(len(d) for _, d in files)
-        return Batch(batch, stream, journal, *state_seqs, rows, len(files), size)
+        return Batch(batch, stream, journal, *state_seqs, rows, len(files), size, rejected)
 
     def straddles(self, state_seq: int) -> bool:
         """True if a pending batch holds records from both before and after a STATE."""
@@ -230,6 +234,7 @@ class Publisher:
             totals.rows += b.rows
             totals.files += b.files
             totals.bytes += b.bytes
+            totals.rejected += b.rejected
         ids = {id(b) for b in covered}
         self.pending = [b for b in self.pending if id(b) not in ids]
 

@@ -22,8 +22,9 @@ import uuid
 import pyarrow as pa
 
 from target_s3.audit import write_audit
+from target_s3.contract import Contracts
 from target_s3.delta import CurrentTable
-from target_s3.errors import TargetS3Error
+from target_s3.errors import AuditError, TargetS3Error
 from target_s3.layout import Layout
 from target_s3.publish import Publisher
 from target_s3.state_gate import StateGate
@@ -35,9 +36,19 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("target-s3")
 
-#: Converts one batch, given its number: ([(final key, Parquet bytes)], rows stored, the
-#: commit to make once the files are published (the current-table merge) or None).
-ToFiles = t.Callable[[int], tuple[list[tuple[str, bytes]], int, t.Callable[[], None] | None]]
+
+class BatchFiles(t.NamedTuple):
+    """One converted batch: its files, rows stored, rows quarantined, and the commit to
+    make once the files are published (the current-table merge) or None."""
+
+    files: list[tuple[str, bytes]]  # (final key, Parquet bytes)
+    rows: int
+    rejected: int
+    commit: t.Callable[[], None] | None
+
+
+#: Converts one batch, given its number.
+ToFiles = t.Callable[[int], BatchFiles]
 
 
 class Buffer(t.Protocol):
@@ -87,6 +98,7 @@ class Run:
         self.storage = Storage(settings)
         self.publisher = Publisher(self.storage, self.layout, settings.run_lease_seconds)
         self.gate = StateGate()
+        self.contracts = Contracts(self.storage, self.layout)
         self.bookmarks: dict[str, list] = {}  # stream -> SCHEMA bookmark_properties
         self.streams: dict[str, None] = {}  # streams seen, for the audit
         self._buffers: list[Buffer] = []
@@ -160,10 +172,12 @@ class Run:
     ) -> Batch | None:
         """Worker thread: convert, write Parquet, stage, journal and publish."""
         started = time.monotonic()
-        files, count, commit = to_files(batch)
+        files, count, rejected, commit = to_files(batch)
         published = None
         if files:
-            published = self.publisher.publish(stream, batch, files, count, state_seqs)
+            published = self.publisher.publish(
+                stream, batch, files, count, state_seqs, rejected=rejected
+            )
             if commit is not None:
                 commit()
         logger.info(
@@ -273,7 +287,24 @@ class Run:
         self.publisher.close(success=True)
         for table in self.current.values():
             table.vacuum()
-        self._audit("succeeded", None)
+        try:
+            self._audit("succeeded", None)
+        except TargetS3Error as exc:
+            raise self._audit_failed(exc) from None
+
+    def _audit_failed(self, exc: TargetS3Error) -> AuditError:
+        """The one line for an audit write refused after every batch was committed."""
+        rows = sum(t.rows for t in self.publisher.totals.values())
+        if self.gate.emitted_any:
+            state = "the final STATE was emitted, so nothing is loaded again"
+        else:
+            state = "the input had no STATE, so none was emitted"
+        msg = (
+            f"the run audit could not be written ({exc}); the data is committed and safe "
+            f"({rows} row(s) published, no batch left uncommitted) and {state}; "
+            "only the audit record of this run is missing"
+        )
+        return AuditError(msg)
 
     def fail(self, error: str) -> None:
         """Best-effort cleanup after an error: roll back uncommitted batches, audit."""
@@ -309,4 +340,6 @@ class Run:
             started_at=self.started_at,
             status=status,
             error=error,
+            schema_changes=self.contracts.changes,
+            contract_key=self.contracts.key,
         )

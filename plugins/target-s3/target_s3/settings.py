@@ -170,6 +170,19 @@ class Settings:
         "files no table version needs, and files of commits that never landed, are removed "
         "once older than this many hours.",
     )
+    on_schema_violation: str = setting(
+        "fail",
+        "What a stream does with a change its table's schema contract forbids (a column's type "
+        "changing incompatibly, a key column's type changing), a null in a column declared "
+        "non-null, or a date/date-time outside 0001-01-01..9999-12-31 UTC: `fail` stops the "
+        "run with one line naming stream, column and value; `quarantine` lands the other rows "
+        "and writes the offending ones to `{prefix}/{client}/_rejected/{stream}/`.",
+        choices=("fail", "quarantine"),
+    )
+    stream_on_schema_violation: Mapping[str, str] = setting(
+        {},
+        'Per-stream `on_schema_violation`, overriding it (e.g. `{"products": "quarantine"}`).',
+    )
     s3_max_attempts: int = setting(
         5, "Attempts per S3 request (retries with backoff) before the run fails."
     )
@@ -188,7 +201,16 @@ class Settings:
             raise ConfigError(
                 "settings 'aws_access_key_id' and 'aws_secret_access_key' must be set together"
             )
+        for stream, mode in values["stream_on_schema_violation"].items():
+            name = f"stream_on_schema_violation.{stream}"
+            values["stream_on_schema_violation"][stream] = _choice(
+                name, mode, ("fail", "quarantine"), optional=False
+            )
         return cls(**values)
+
+    def violation_mode(self, stream: str) -> str:
+        """`fail` or `quarantine` for one stream."""
+        return self.stream_on_schema_violation.get(stream) or self.on_schema_violation
 
 
 def default(item: dataclasses.Field) -> t.Any:

@@ -22,6 +22,7 @@ from singer_sdk.sinks.core import JSONSchemaValidator
 from target_s3.delta import DELETED
 from target_s3.errors import DataError
 from target_s3.parquet import ParquetFiles
+from target_s3.run import BatchFiles
 from target_s3.values import json_encoder
 
 if t.TYPE_CHECKING:
@@ -73,6 +74,7 @@ class ParquetSink(BatchSink):
         if run.settings.table_format == "delta":
             self.current = run.current_table(stream_name, key_properties, bookmarks)
             schema = with_deleted_column(schema)
+        run.start()
         self.files = ParquetFiles(
             stream_name,
             schema,
@@ -80,6 +82,7 @@ class ParquetSink(BatchSink):
             settings=run.settings,
             layout=run.layout,
             bookmarks=bookmarks,
+            contracts=run.contracts,
         )
         self.buffer = bytearray()  # RECORD message lines as received, newline-terminated
         self.rows = 0
@@ -198,18 +201,22 @@ class ParquetSink(BatchSink):
         to_files = functools.partial(self._to_files, data, rows)
         self.run.submit(self.stream_name, to_files, (first, last), emit=emit)
 
-    def _to_files(
-        self, data: bytearray, rows: int, batch: int
-    ) -> tuple[list[tuple[str, bytes]], int, t.Callable[[], None] | None]:
-        """Worker thread: the batch's history files, and its current-table merge (delta)."""
-        table = self.files.convert(data, rows)
+    def _to_files(self, data: bytearray, rows: int, batch: int) -> BatchFiles:
+        """Worker thread: the batch's history files (and quarantined rows), and its
+        current-table merge (delta). The stream's contract is stored before them."""
+        table, rejected = self.files.convert(data, rows)
         files, count = self.files.files(table, batch)
-        if self.current is None:
-            return files, count, None
+        if rejected is not None:
+            files.append(self.files.rejected_file(rejected, batch))
+        if files and self.files.contract is not None:
+            self.run.contracts.write(self.files.contract)
+        rejected_rows = 0 if rejected is None else rejected.num_rows
+        if self.current is None or not count:
+            return BatchFiles(files, count, rejected_rows, None)
         merge = functools.partial(
             self.current.merge, table, batch, snapshot_complete=self.run.snapshots_complete
         )
-        return files, count, merge
+        return BatchFiles(files, count, rejected_rows, merge)
 
     def mark_state(self, state_seq: int) -> None:
         """Remember where STATE number ``state_seq`` fell inside the buffer."""

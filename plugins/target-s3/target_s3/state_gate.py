@@ -33,6 +33,11 @@ class StateGate:
         self._last_emitted: dict | None = None
 
     @property
+    def emitted_any(self) -> bool:
+        """Whether any STATE has been emitted."""
+        return self._last_emitted is not None
+
+    @property
     def holding(self) -> bool:
         """Whether any received STATE is still held back."""
         return bool(self._pending)

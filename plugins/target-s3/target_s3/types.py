@@ -227,6 +227,67 @@ def _array_type(prop: dict) -> FieldType:
     return FieldType(pa.list_(item.arrow), read, list_converter(item.convert))
 
 
+def arrow_field(arrow: pa.DataType) -> FieldType | None:
+    """The column type that stores values as ``arrow`` (None for types not mapped here)."""
+    if pa.types.is_int64(arrow):
+        return FieldType(arrow, arrow, to_int64)
+    if pa.types.is_decimal(arrow):
+        return FieldType(arrow, arrow, decimal_converter(arrow.precision, arrow.scale))
+    if pa.types.is_float64(arrow):
+        return FieldType(arrow, arrow, to_float)
+    if pa.types.is_string(arrow):
+        return STRING_FIELD
+    if pa.types.is_boolean(arrow):
+        return FieldType(arrow, arrow, to_bool)
+    if arrow.equals(TIMESTAMP):
+        return FieldType(TIMESTAMP, TIMESTAMP, to_timestamp, temporal="date-time")
+    if pa.types.is_date32(arrow):
+        return FieldType(arrow, pa.string(), to_date, temporal="date")
+    if pa.types.is_list(arrow):
+        item = arrow_field(arrow.value_type)
+        if item is None:
+            return None
+        read = pa.list_(item.read) if item.read is not None else None
+        return FieldType(arrow, read, list_converter(item.convert))
+    if pa.types.is_struct(arrow):
+        children = {
+            arrow.field(i).name: arrow_field(arrow.field(i).type) for i in range(arrow.num_fields)
+        }
+        if any(c is None for c in children.values()):
+            return None
+        known = t.cast(dict[str, FieldType], children)
+        reads = [c.read for c in known.values()]
+        read = (
+            pa.struct([pa.field(n, c.read) for n, c in known.items()])  # type: ignore[arg-type]
+            if all(r is not None for r in reads)
+            else None
+        )
+        return FieldType(arrow, read, struct_converter({n: c.convert for n, c in known.items()}))
+    return None
+
+
+def declared_non_null(schema: dict) -> list[str]:
+    """Top-level properties that may not be null (the ERP's metadata says so).
+
+    A property is non-null when its type does not allow null and, where the schema
+    lists ``required`` properties, it is one of them (the others may be absent).
+    """
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return []
+    required = schema.get("required")
+    out = []
+    for name, prop in properties.items():
+        if isinstance(required, list) and name not in required:
+            continue
+        if not isinstance(prop, dict) or "anyOf" in prop or "oneOf" in prop:
+            continue
+        declared = _declared_types(prop)
+        if declared and "null" not in declared:
+            out.append(str(name))
+    return out
+
+
 def stream_fields(schema: dict) -> dict[str, FieldType]:
     """Column types of a stream schema, in property order."""
     properties = schema.get("properties") if isinstance(schema, dict) else None

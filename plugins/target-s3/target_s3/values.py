@@ -183,7 +183,7 @@ def to_timestamp(value: t.Any) -> dt.datetime | None:
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError:
-        raise BadValueError(f"{_short(value)} is out of the timestamp range") from None
+        raise BadValueError(f"{_short(value)} is outside 0001-01-01..9999-12-31 UTC") from None
 
 
 def to_date(value: t.Any) -> dt.date | None:

@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
+from erp_sandbox import drift as drift_mod
 from erp_sandbox.auth import DEFAULT_TOKEN_TTL, TokenStore, authenticate, parse_token_request
 from erp_sandbox.dialects import dialect_of
 from erp_sandbox.faults import ERROR_CODES, Decision, FaultError, Faults
@@ -110,6 +111,7 @@ class TenantState:
     faults: Faults = field(default_factory=Faults)
     tokens: TokenStore = field(default_factory=TokenStore)
     requests: dict[str, int] = field(default_factory=lambda: {"data": 0, "token": 0})
+    drift: dict[str, drift_mod.StreamDrift] = field(default_factory=dict)
 
 
 class PageCache:
@@ -359,6 +361,8 @@ async def list_entity(request: Request) -> Response:
         await asyncio.shield(sandbox.prefetching[1])  # the page is being rendered already
     rows_json, last, has_more = _page_rows(sandbox, ts, ent, q)
     _schedule_prefetch(sandbox, ts, ent, q, (last, has_more))
+    if ent.stream in ts.drift:
+        rows_json = drift_mod.apply_rows(ts.drift[ent.stream], ent.primary_key[0], rows_json)
     style = ts.tenant.paging
     if style == CURSOR:
         nxt = None
@@ -430,7 +434,8 @@ async def get_metadata(request: Request) -> Response:
     refused, decision = await _gate(request, ts)
     if refused is not None:
         return refused
-    return _deliver(orjson.dumps(metadata(ts.tenant)), decision)
+    document = drift_mod.apply_metadata(ts.drift, metadata(ts.tenant))
+    return _deliver(orjson.dumps(document), decision)
 
 
 async def token(request: Request) -> Response:
@@ -604,6 +609,17 @@ async def admin_faults(request: Request) -> Response:
     return _json({"faults": ts.faults.settings})
 
 
+async def admin_drift(request: Request) -> Response:
+    """PUT /_admin/{tenant}/drift: values and custom field types served differently."""
+    ts = _tenant(request)
+    body = await _json_body(request)
+    try:
+        ts.drift = drift_mod.parse(ts.tenant, body)
+    except drift_mod.DriftError as exc:
+        return _error(400, "bad_request", str(exc))
+    return _json({"drift": body})
+
+
 async def admin_revoke(request: Request) -> Response:
     """POST /_admin/{tenant}/revoke-tokens."""
     ts = _tenant(request)
@@ -641,6 +657,7 @@ def create_app(
         Route("/_admin/{tenant}/advance", admin_advance, methods=["POST"]),
         Route("/_admin/{tenant}/delete", admin_delete, methods=["POST"]),
         Route("/_admin/{tenant}/faults", admin_faults, methods=["PUT"]),
+        Route("/_admin/{tenant}/drift", admin_drift, methods=["PUT"]),
         Route("/_admin/{tenant}/revoke-tokens", admin_revoke, methods=["POST"]),
         Route("/{tenant}/oauth/token", token, methods=["POST"]),
         Route("/{tenant}/api/v1/$metadata", get_metadata),

@@ -157,6 +157,10 @@ class SandboxServer:
         """Replace the fault settings of a tenant (`{}` clears them)."""
         return self._admin("PUT", f"{tenant}/faults", faults)
 
+    def set_drift(self, tenant: str, drift: dict[str, Any]) -> dict[str, Any]:
+        """Replace the schema drift of a tenant (`{}` clears it; see `erp_sandbox.drift`)."""
+        return self._admin("PUT", f"{tenant}/drift", drift)
+
     def revoke_tokens(self, tenant: str) -> dict[str, Any]:
         """Invalidate every OAuth2 token the tenant issued."""
         return self._admin("POST", f"{tenant}/revoke-tokens")
