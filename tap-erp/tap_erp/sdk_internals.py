@@ -36,6 +36,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import wait_until_taken
+from tap_erp.deletes import DELETED
 from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain, speed_up_rename_maps
 from tap_erp.settings_text import coerce_numeric_settings
@@ -72,8 +73,12 @@ class NewestTieGroup:
     def add_rows(self, records: list[dict]) -> None:
         """Remember records that are now in a batch file (in replication-key order)."""
         key = self.key
-        if key is None or not records:
+        end = len(records)
+        while end and records[end - 1].get(DELETED):
+            end -= 1  # delete records come last and never move the bookmark
+        if key is None or not end:
             return
+        records = records[:end] if end < len(records) else records
         value = records[-1][key]
         start = len(records) - 1
         while start and records[start - 1][key] == value:
@@ -114,7 +119,8 @@ class SDKInternals(Stream):
     def _increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
-        """Advance ``replication_key_value`` and ``bookmark_keys`` after a record is written.
+        """Advance ``replication_key_value`` and ``bookmark_keys`` after a record is written
+        (delete records leave them alone).
 
         The bookmark only moves forward (rows re-read through ``lookback_seconds``
         leave it alone); ``bookmark_keys`` lists the keys emitted at exactly the
@@ -124,6 +130,8 @@ class SDKInternals(Stream):
         rk = self.replication_key
         if self.replication_method != REPLICATION_INCREMENTAL or not rk:
             return
+        if latest_record.get(DELETED):
+            return  # a delete record: its deletion time is no bookmark
         state = self.get_context_state(context)
         value = latest_record[rk]
         current = state.get("replication_key_value")
@@ -280,9 +288,13 @@ class TapInternals(Tap):
         coerce_numeric_settings(self._config, self.config_jsonschema)
         return super()._validate_config(raise_errors=raise_errors)
 
+    def prepare_stream_maps(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The config whose `stream_maps` the mapper gets (as given here)."""
+        return config
+
     def setup_mapper(self) -> None:
         """The SDK's stream maps, including those of `stream_map_files`."""
-        config = with_stream_map_files(self.config)
+        config = self.prepare_stream_maps(with_stream_map_files(self.config))
         try:
             self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
             self.mapper.register_raw_streams_from_catalog(self.catalog)
