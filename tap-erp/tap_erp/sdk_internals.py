@@ -14,6 +14,9 @@ SDK's public hooks).
   before the SDK's `_validate_config`.
 - Stream maps from `stream_map_files`, with one-line errors and rename-only maps
   compiled (`fast_maps`): `setup_mapper` builds the SDK's `_mapper` itself.
+- Delete records (`_sdc_deleted_at` set) carry nulls but for their key: a map
+  expression that fails on a null (`BillTo["City"]`) would stop the run, so for them
+  each property of a map is evaluated alone (the SDK's `_eval`), a failing one null.
 - A state that is not a JSON object (`{"singer_state": "garbage"}` hands the tap the
   text "garbage"): the SDK's constructor would open it as a file path; it is reported
   as a bad state instead (`state_check`).
@@ -21,6 +24,7 @@ SDK's public hooks).
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import typing as t
@@ -30,7 +34,7 @@ from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.exceptions import MappingError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.mapper import PluginMapper
+from singer_sdk.mapper import CustomStreamMap, PluginMapper
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
@@ -273,6 +277,40 @@ class SDKInternals(Stream):
         self.state_manager.is_flushed = True
 
 
+def tolerate_deletes(stream_map: CustomStreamMap, spec: dict[str, t.Any]) -> None:
+    """Map a delete record property by property, a failing expression giving null."""
+    transform = stream_map._transform_fn
+    properties = [
+        (name, expression, ast.parse(str(expression).strip()).body[0])
+        for name, expression in spec.items()
+        if not name.startswith("__") and isinstance(expression, str) and expression != "__NULL__"
+    ]
+    dropped = [n for n, e in spec.items() if not n.startswith("__") and e in (None, "__NULL__")]
+
+    def each_alone(record: dict) -> dict | None:
+        if not record.get(DELETED):
+            return transform(record)
+        try:
+            return transform(record)
+        except Exception:
+            pass
+        keep_others = spec.get("__else__", "") not in (None, "__NULL__")
+        result = record.copy() if keep_others else {}
+        for key in stream_map.transformed_key_properties or []:
+            if key in record:
+                result[key] = record[key]
+        for name in dropped:
+            result.pop(name, None)
+        for name, expression, parsed in properties:
+            try:
+                result[name] = stream_map._eval(expression, parsed, record, name)
+            except Exception:
+                result[name] = None
+        return result
+
+    stream_map._transform_fn = each_alone
+
+
 class TapInternals(Tap):
     """The SDK tap with the replaced internals described above."""
 
@@ -298,6 +336,11 @@ class TapInternals(Tap):
         try:
             self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
             self.mapper.register_raw_streams_from_catalog(self.catalog)
+            for maps in self.mapper.stream_maps.values():
+                for stream_map in maps:
+                    spec = (config.get("stream_maps") or {}).get(stream_map.stream_alias)
+                    if isinstance(stream_map, CustomStreamMap) and isinstance(spec, dict):
+                        tolerate_deletes(stream_map, spec)
         except MappingError as exc:
             raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
         speed_up_rename_maps(self.mapper, config.get("stream_maps") or {})

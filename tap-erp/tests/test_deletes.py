@@ -90,20 +90,25 @@ def test_tombstones_become_delete_records_once(fake, run_tap):
     assert [r["CustomerKey"] for r in third.records("customers")] == [4]
 
 
-def test_stream_maps_that_drop_other_fields_keep_the_delete(fake, run_tap):
-    fake.add("customers", 1, BASE_TS)
+@pytest.mark.parametrize(
+    ("city", "mapped_city"),
+    [("BillTo", {"City": "Oslo"}), ('BillTo["City"]', "Oslo")],  # a rename, an expression
+)
+def test_stream_maps_that_drop_other_fields_keep_the_delete(fake, run_tap, city, mapped_city):
+    fake.add("customers", 1, BASE_TS, BillTo={"City": "Oslo"})
     fake.tombstones = [tombstone(7, BASE_TS)]
     maps = {
         "customers": {
             "__key_properties__": ["customer_id"],
             "customer_id": "CustomerKey",
+            "city": city,
             "__else__": "__NULL__",
         }
     }
     run = run_tap(stream_maps=maps)
     assert run.records("customers") == [
-        {"customer_id": 1, DELETED: None},
-        {"customer_id": 7, DELETED: "2025-01-01T00:00:00.000000Z"},
+        {"customer_id": 1, "city": mapped_city, DELETED: None},
+        {"customer_id": 7, "city": None, DELETED: "2025-01-01T00:00:00.000000Z"},
     ]
 
 
