@@ -199,9 +199,8 @@ class StreamDeletes:
         taken = self.runtime.now()
         current = self._snapshot(spec_)
         gone = (seen or set()) - current
-        paginator = self.runtime.profile.styles.get(spec_.paginator or self.style)
-        if gone and isinstance(paginator, spec.POSITIONAL):
-            gone -= self._snapshot(spec_)  # a key skipped by shifting positions is back
+        if gone:
+            gone -= self._snapshot(spec_)  # a key skipped while rows shifted is back
         self.found = dict.fromkeys(gone, taken)
         self.next_state = {"runs_since_snapshot": 0, "taken_at": format_timestamp(taken)}
         self.kept = current
