@@ -26,7 +26,7 @@ from starlette.responses import Response
 from erp_sandbox.dialects import listing
 from erp_sandbox.dialects.common import warehouse_index
 from erp_sandbox.odata import engine
-from erp_sandbox.odata.handler import Dialect
+from erp_sandbox.odata.handler import Dialect, ODataError, delete_entity
 from erp_sandbox.odata.model import Batch, EntitySet, Nav, Prop, Service, Source
 from erp_sandbox.store import TenantStore
 from erp_sandbox.tenants import Tenant
@@ -455,15 +455,30 @@ def services_of_tenant(tenant: Tenant) -> dict[str, EntitySet]:
     return _SETS[tenant.name]
 
 
+def _delete(ts: Any, doctype: str, name: str) -> Response:
+    """`DELETE /api/resource/<doctype>/<name>`: Frappe answers 202 `{"message": "ok"}`."""
+    es = services_of_tenant(ts.tenant).get(doctype)
+    if es is None or not name:
+        return _error(404, "DoesNotExistError", f"DocType {doctype} not found")
+    try:
+        delete_entity(ts.store, es, {"name": name})
+    except ODataError as exc:
+        kind = "DoesNotExistError" if exc.status == 404 else "PermissionError"
+        return _error(exc.status if exc.status == 404 else 403, kind, exc.message)
+    return Response(orjson.dumps({"message": "ok"}), 202, media_type="application/json")
+
+
 async def handle(request: Request, ts: Any, rest: str) -> Response:
     """Every request of an ERPNext tenant: resources, the meta method, errors."""
     tenant: Tenant = ts.tenant
     ts.requests["data"] += 1
     if not _authorized(tenant, request.headers.get("authorization", "")):
         return _error(401, "AuthenticationError", "Invalid API key or secret")
-    if request.method != "GET":
-        return _error(405, "PermissionError", "the sandbox serves reads (GET) only")
     path = unquote(rest)
+    if request.method == "DELETE" and path.startswith("api/resource/"):
+        return _delete(ts, *path[len("api/resource/") :].partition("/")[::2])
+    if request.method != "GET":
+        return _error(405, "PermissionError", "the sandbox serves reads (GET) and deletes")
     try:
         if path == "api/method/frappe.desk.form.load.getdoctype":
             return _getdoctype(tenant, request)
