@@ -6,9 +6,10 @@ rows, and only then moves its `deletes` state:
 
 - tombstones: the keys the ERP lists as deleted since the newest deletion time read
   before (state `deletes.since`);
-- key snapshot: every key the ERP has now, compared with the keys seen before (the
-  previous snapshot plus every key sent since, kept compact in `deletes.keys`, see
-  `key_sets`); taken every `key_snapshot_every_runs` runs. Keys read by position
+- key snapshot: every key the ERP has now, compared with the keys seen before (every
+  key sent, less those found deleted, kept compact in `deletes.keys`, see `key_sets`);
+  taken every `key_snapshot_every_runs` runs, never on a stream's first run (it has
+  seen nothing yet; the keys it sends are the keys seen). Keys read by position
   (offset or page paging) can be skipped when rows are deleted while paging, so a key
   counts as deleted only when a second read of the keys lacks it too.
 
@@ -189,26 +190,30 @@ class StreamDeletes:
 
     def _read_snapshot(self, spec_: KeySnapshotSpec, state: dict[str, t.Any]) -> None:
         stored = state.get("keys")
-        seen = decode_keys(stored, f"stream '{self.stream}' deletes.keys") if stored else None
         runs = int(state.get("runs_since_snapshot") or 0)
         self.found = {}
-        if seen is not None and runs + 1 < self.every_runs:
+        if not stored:  # the first run: the keys it sends are the keys seen
+            self.next_state = {"runs_since_snapshot": 0}
+            return
+        seen = decode_keys(stored, f"stream '{self.stream}' deletes.keys")
+        if runs + 1 < self.every_runs:
             self.next_state = {"runs_since_snapshot": runs + 1}
             self.kept = seen
             return
         taken = self.runtime.now()
         current = self._snapshot(spec_)
-        gone = (seen or set()) - current
+        gone = seen - current
         if gone:
             gone -= self._snapshot(spec_)  # a key skipped while rows shifted is back
         self.found = dict.fromkeys(gone, taken)
-        self.next_state = {"runs_since_snapshot": 0, "taken_at": format_timestamp(taken)}
-        self.kept = current
+        self.next_state = {"runs_since_snapshot": 0}
+        self.kept = seen - gone
         LOGGER.info(
-            "'%s': key snapshot of %d keys, %d deleted since the last one",
+            "'%s': key snapshot of %d keys, %d of the %d seen before deleted",
             self.stream,
             len(current),
             len(gone),
+            len(seen),
         )
 
     # Sending

@@ -301,6 +301,8 @@ def by_key(name: str, stream: str, rows: list[Row]) -> Rows:
     out = {}
     for row in rows:
         canonical = row if rk is None else {**row, rk: normalize_timestamp(row[rk])[1]}
+        if canonical.get("_sdc_deleted_at", "") is None:  # a row, not a delete
+            canonical = {k: v for k, v in canonical.items() if k != "_sdc_deleted_at"}
         out[tuple(row[k] for k in keys)] = canonical
     return out
 
