@@ -42,7 +42,8 @@ class Request(Base, kw_only=True):
             description=(
                 "Query parameters (name: template). A parameter whose template needs a "
                 "value that is absent (no bookmark, unset setting) is not sent; a list "
-                "value repeats the parameter."
+                "value repeats the parameter; null leaves out a parameter of the request "
+                "this one is laid over."
             )
         ),
     ] = {}
@@ -344,7 +345,8 @@ class TombstoneDeletes(Base, tag="tombstones", tag_field="type", kw_only=True):
         Doc(
             description=(
                 "The tombstone request, over `defaults.request`; `{since}` is the newest "
-                "deletion time read before (absent on the first run: every tombstone)."
+                "deletion time read before (on a stream's first run the `start_date` setting, "
+                "or absent: every tombstone)."
             )
         ),
     ]
@@ -383,7 +385,8 @@ class KeySnapshotDeletes(Base, tag="key_snapshot", tag_field="type", kw_only=Tru
         Doc(
             description=(
                 "Laid over the stream's request: the keys-only request. `{fields}` is the "
-                "primary key fields and `{since}` is absent, so most ERPs need nothing here."
+                "primary key fields and `{since}` is absent, so most ERPs need nothing here "
+                "(an order by key keeps rows changing meanwhile in place)."
             )
         ),
     ] = Request()
