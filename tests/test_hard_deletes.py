@@ -1,6 +1,6 @@
 """Rows deleted in the ERP leave the current tables: tap-erp finds them, target-s3 applies them.
 
-Real Meltano runs of the project's job against the sandbox ERP (whose profile reads
+Real Meltano runs (`tap-erp target-s3`) against the sandbox ERP (whose profile reads
 tombstones) into Delta tables on the local S3 server: a full run, an incremental run
 with updates, then a run after the ERP deleted 1 % of customers and orders. Each
 current table is read back with DuckDB over the S3 API and compared with the ERP's
@@ -19,7 +19,7 @@ from erp_testing.project import ROOT, STREAMS
 from erp_testing.standard_model import KEYS
 
 DELTA = {"TARGET_S3_TABLE_FORMAT": "delta"}
-JOB = ("--environment=demo", "run", "erp-to-s3")
+JOB = ("--environment=demo", "run", "tap-erp", "target-s3")
 MAP_FILES = ("transforms/erp_sandbox/standard_model.yml", "transforms/erp_sandbox/clients/acme.yml")
 DELETED = "_sdc_deleted_at"
 
