@@ -1,6 +1,6 @@
-"""Deletes in the ERPNext and Odoo profiles: key snapshots against the sandbox, rows
-deleted through each ERP's own API (Frappe `DELETE /api/resource`, Odoo `unlink`) and
-by its admin API."""
+"""Deletes in the ERPNext (tombstones: "Deleted Document") and Odoo (key snapshots)
+profiles against the sandbox, rows deleted through each ERP's own API (Frappe
+`DELETE /api/resource`, Odoo `unlink`) and by its admin API."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ TENANTS = {
         profile="erpnext",
         settings={
             "bearer_token": f"{CREDENTIALS['kestrel']['api_key']}:"
-            f"{CREDENTIALS['kestrel']['api_secret']}"
+            f"{CREDENTIALS['kestrel']['api_secret']}",
+            "site_timezone": "Europe/Berlin",
         },
         key="name",
         sets={"sales_orders": "Sales Order", "customers": "Customer", "vendors": "Supplier"},
@@ -80,7 +81,7 @@ def sb():
 
 
 @pytest.mark.parametrize("name", sorted(TENANTS))
-def test_key_snapshots_find_rows_deleted_through_the_erp_api(sb, tmp_path, name):
+def test_deletes_are_found_for_rows_deleted_through_the_erp_api(sb, tmp_path, name):
     tenant = TENANTS[name]
     config = {
         "profile": tenant.profile,

@@ -142,3 +142,15 @@ def test_erpnext_and_odoo_delete_through_their_own_api(
     assert delete(sb, http, victim) == 404  # gone
     after = sb.records(tenant, entity_set)
     assert keys_of(after, key) == keys_of(before, key) - {victim}
+    if tenant == "kestrel":  # Frappe keeps a Deleted Document
+        creds = CREDENTIALS["kestrel"]
+        reply = http.get(
+            f"{sb.tenant_url('kestrel')}/api/resource/Deleted Document",
+            headers={"Authorization": f"token {creds['api_key']}:{creds['api_secret']}"},
+            params={
+                "fields": '["deleted_name", "deleted_doctype", "creation"]',
+                "filters": '[["deleted_doctype", "=", "Customer"]]',
+            },
+        )
+        (document,) = reply.json()["data"]
+        assert document["deleted_name"] == victim and document["deleted_doctype"] == "Customer"
