@@ -223,7 +223,11 @@ class StreamDeletes:
         found = self.found or {}
         names = list(properties)
         rows = []
-        for key in sorted(found, key=repr):
+        try:
+            keys = sorted(found)
+        except TypeError:  # keys of mixed types
+            keys = sorted(found, key=repr)
+        for key in keys:
             row = dict.fromkeys(names)
             values = key if isinstance(key, tuple) else (key,)
             row.update(zip(self.primary_keys, values, strict=True))
