@@ -810,6 +810,14 @@ BROKEN_PROFILES: list[tuple[str, Callable[[dict], None], str]] = [
         lambda p: p["streams"]["customers"]["request"].update(path="api/v1/no-such-thing"),
         r"HTTP 404 from GET .*no-such-thing",
     ),
+    (
+        "profile: delete endpoint the ERP does not have (404, before any row)",
+        lambda p: p["streams"]["customers"]["deletes"]["request"].update(
+            path="api/v1/no-such-thing/$deleted"
+        ),
+        r"stream 'customers': the ERP has no endpoint for the profile key "
+        r"'streams\.customers\.deletes'",
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 """A real Tryton 8.2 server, end to end: `meltano --environment=riverside run tap-erp
 target-s3` with the `tryton` profile lands the six standard tables with Tryton's own
-counts and exact values, then exactly the rows changed in Tryton, and nothing else."""
+counts and exact values, then exactly the rows changed in Tryton, and nothing else, then
+the rows deleted in Tryton as deletes (`_sdc_deleted_at`)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,19 @@ def test_a_real_tryton_lands_six_tables_then_exactly_the_changes(project, tryton
         "ORDER BY _loaded_at DESC LIMIT 1"
     )
     assert reference == [("PO-CHANGED",)]
+
+    # Deletes in Tryton, found by key snapshots: the new draft sale (its lines go with
+    # it) and a customer without sales. The next run lands them as deletes.
+    tryton.call("sale.sale", "delete", [new_sale])
+    with_sales = {s["party"] for s in tryton.search_read("sale.sale", [], ["party"])}
+    gone = next(p["id"] for p in customer if p["id"] not in with_sales | {party["id"]})
+    tryton.call("party.party", "delete", [gone])
+    project.run("--environment=riverside", "run", "tap-erp", "target-s3")
+    lake = project.lake(client_id="riverside", prefix="clients")
+    expected = {"sales_orders": {new_sale}, "sales_order_lines": new_lines, "customers": {gone}}
+    for stream, keys in expected.items():
+        key = STANDARD_COLUMNS[stream][0]
+        deleted = lake.query(
+            f"SELECT {key} FROM {lake.table(stream)} WHERE _sdc_deleted_at IS NOT NULL"
+        )
+        assert {row[0] for row in deleted} == keys, stream

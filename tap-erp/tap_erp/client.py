@@ -12,6 +12,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_erp.batches import local_root, sweep_stale, write_batches
+from tap_erp.deletes import DELETED, STATE_KEY, StreamDeletes, with_deleted_property
 from tap_erp.dialect.decoders import chain
 from tap_erp.dialect.selectors import NOTHING
 from tap_erp.errors import TapERPError
@@ -23,8 +24,10 @@ from tap_erp.paging import (
     TimestampRangeError,
     format_timestamp,
     full_table_pages,
+    key_function,
     make_pager,
     parse_timestamp,
+    parts_of,
 )
 from tap_erp.sdk_internals import BOOKMARK_KEYS, NewestTieGroup, SDKInternals
 from tap_erp.settings import setting
@@ -52,6 +55,8 @@ class Runtime:
     start_date: datetime.datetime | None
     lookback_seconds: float
     backfill_window: str
+    #: Key snapshots are taken every this many runs (setting key_snapshot_every_runs).
+    key_snapshot_every_runs: int = 1
     #: Settings templates read as `{config.<name>}` (secrets included; never logged).
     config: dict[str, t.Any] = dataclasses.field(default_factory=dict)
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
@@ -99,10 +104,23 @@ class ERPStream(SDKInternals):
         """Create the stream from its profile entry."""
         self.runtime = runtime
         self.spec: StreamSpec = runtime.profile.streams[self.entity]
+        if self.spec.deletes is not None:
+            schema = with_deleted_property(schema, self.spec.primary_keys)
         super().__init__(tap=tap, schema=schema, name=self.name)
         self.primary_keys = list(self.spec.primary_keys)
         self.replication_key = self.spec.replication_key
         self._page_time = datetime.datetime.now(datetime.UTC)
+        self.deletes: StreamDeletes | None = None
+        if self.spec.deletes is not None:
+            self.deletes = StreamDeletes(
+                stream=self.name,
+                spec=self.spec.deletes,
+                runtime=runtime,
+                primary_keys=self.spec.primary_keys,
+                replication_key=self.replication_key,
+                style=self.spec.paginator or runtime.pagination_style,
+                every_runs=runtime.key_snapshot_every_runs,
+            )
 
     @property
     def is_sorted(self) -> bool:
@@ -173,6 +191,9 @@ class ERPStream(SDKInternals):
         constants = self.spec.constants
         sources = {selector.head for _, selector in derive} - known - {None}
         warned: set[str] = set()
+        deletes = self.deletes
+        sent = deletes.sent if deletes is not None and deletes.tracks_keys else None
+        key = key_function(self.primary_keys)
 
         def strip_unknown(rows: Rows) -> Rows:
             self._page_time = datetime.datetime.now(datetime.UTC)
@@ -190,6 +211,11 @@ class ERPStream(SDKInternals):
             if constants:
                 for row in rows:
                     row.update(constants)
+            if deletes is not None:
+                for row in rows:
+                    row[DELETED] = None
+                if sent is not None:
+                    sent.update(map(key, rows))
             extra = (rows[0].keys() | rows[-1].keys()) - known
             if extra:
                 if extra - warned:
@@ -218,6 +244,7 @@ class ERPStream(SDKInternals):
         added = {name for name, _ in spec.records.inherit}
         added |= {name for name, _ in spec.derive}
         added |= {name for name, _ in spec.constants}
+        added.add(DELETED)
         if spec.parent is not None:
             added |= {name for name, _ in spec.parent.fields}
         names = [
@@ -318,6 +345,27 @@ class ERPStream(SDKInternals):
 
     def get_record_pages(self, context: types.Context | None) -> Iterator[list[dict]]:
         """`get_records`, a page at a time."""
+        yield from self._data_pages(context)
+        yield from self._delete_pages(context)
+
+    def read_deletes(self, context: types.Context | None = None) -> None:
+        """Ask the ERP which rows were deleted (before any stream sends a row)."""
+        if self.deletes is not None and self.deletes.found is None:
+            self.deletes.read(self.get_context_state(context).get(STATE_KEY))
+
+    def _delete_pages(self, context: types.Context | None) -> Iterator[list[dict]]:
+        """The delete records, after every row; then the `deletes` state moves."""
+        deletes = self.deletes
+        if deletes is None:
+            return
+        self.read_deletes(context)
+        rows = deletes.records(self.effective_schema.get("properties", {}))
+        if rows:
+            self.logger.info("'%s': %d row(s) deleted in the ERP", self.name, len(rows))
+        yield from parts_of(rows)
+        deletes.commit(self.get_context_state(context))
+
+    def _data_pages(self, context: types.Context | None) -> Iterator[list[dict]]:
         hook = self._page_hook()
         rk = self.replication_key
         if not rk:

@@ -18,6 +18,7 @@ from pathlib import Path
 import msgspec
 import yaml
 
+from tap_erp.delete_specs import DeletesSpec, compile_deletes
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.decoders import DECODER_MAP
 from tap_erp.dialect.metadata import METADATA_FORMATS, MetadataFormat
@@ -179,6 +180,8 @@ class StreamSpec:
     #: The stream's own metadata request (None: the profile's).
     metadata_request: RequestTemplate | None
     schema_name: str
+    #: How deleted rows become known (None: they do not).
+    deletes: DeletesSpec | None = None
 
     @property
     def path(self) -> str:
@@ -307,7 +310,11 @@ _NAMED = {
     "paginators": spec.Paginator,
     "settings": spec.Setting,
 }
-_TAGS = {"paginators": spec.PAGINATOR_MAP, "auth.methods": spec.AUTH_MAP}
+_TAGS = {
+    "paginators": spec.PAGINATOR_MAP,
+    "auth.methods": spec.AUTH_MAP,
+    "streams": spec.DELETES_MAP,
+}
 
 
 def _describe(exc: msgspec.ValidationError, prefix: str) -> str:
@@ -511,6 +518,7 @@ class _Compiler:
             metadata_entity=stream.metadata_entity or name,
             metadata_request=self.metadata_request(where, stream),
             schema_name=stream.schema or name,
+            deletes=compile_deletes(self, name, stream, keys),
         )
 
     def metadata_request(self, where: str, stream: spec.Stream) -> RequestTemplate | None:

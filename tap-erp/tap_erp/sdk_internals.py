@@ -14,6 +14,9 @@ SDK's public hooks).
   before the SDK's `_validate_config`.
 - Stream maps from `stream_map_files`, with one-line errors and rename-only maps
   compiled (`fast_maps`): `setup_mapper` builds the SDK's `_mapper` itself.
+- Delete records (`_sdc_deleted_at` set) carry nulls but for their key: a map
+  expression that fails on a null (`BillTo["City"]`) would stop the run, so for them
+  each property of a map is evaluated alone (the SDK's `_eval`), a failing one null.
 - A state that is not a JSON object (`{"singer_state": "garbage"}` hands the tap the
   text "garbage"): the SDK's constructor would open it as a file path; it is reported
   as a bad state instead (`state_check`).
@@ -21,6 +24,7 @@ SDK's public hooks).
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import typing as t
@@ -30,12 +34,13 @@ from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import encoder
 from singer_sdk.exceptions import MappingError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.mapper import PluginMapper
+from singer_sdk.mapper import CustomStreamMap, PluginMapper
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from singer_sdk.streams import Stream
 
 from tap_erp.batches import wait_until_taken
+from tap_erp.deletes import DELETED
 from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain, speed_up_rename_maps
 from tap_erp.settings_text import coerce_numeric_settings
@@ -72,8 +77,12 @@ class NewestTieGroup:
     def add_rows(self, records: list[dict]) -> None:
         """Remember records that are now in a batch file (in replication-key order)."""
         key = self.key
-        if key is None or not records:
+        end = len(records)
+        while end and records[end - 1].get(DELETED):
+            end -= 1  # delete records come last and never move the bookmark
+        if key is None or not end:
             return
+        records = records[:end] if end < len(records) else records
         value = records[-1][key]
         start = len(records) - 1
         while start and records[start - 1][key] == value:
@@ -114,7 +123,8 @@ class SDKInternals(Stream):
     def _increment_stream_state(
         self, latest_record: types.Record, *, context: types.Context | None = None
     ) -> None:
-        """Advance ``replication_key_value`` and ``bookmark_keys`` after a record is written.
+        """Advance ``replication_key_value`` and ``bookmark_keys`` after a record is written
+        (delete records leave them alone).
 
         The bookmark only moves forward (rows re-read through ``lookback_seconds``
         leave it alone); ``bookmark_keys`` lists the keys emitted at exactly the
@@ -124,6 +134,8 @@ class SDKInternals(Stream):
         rk = self.replication_key
         if self.replication_method != REPLICATION_INCREMENTAL or not rk:
             return
+        if latest_record.get(DELETED):
+            return  # a delete record: its deletion time is no bookmark
         state = self.get_context_state(context)
         value = latest_record[rk]
         current = state.get("replication_key_value")
@@ -265,6 +277,40 @@ class SDKInternals(Stream):
         self.state_manager.is_flushed = True
 
 
+def tolerate_deletes(stream_map: CustomStreamMap, spec: dict[str, t.Any]) -> None:
+    """Map a delete record property by property, a failing expression giving null."""
+    transform = stream_map._transform_fn
+    properties = [
+        (name, expression, ast.parse(str(expression).strip()).body[0])
+        for name, expression in spec.items()
+        if not name.startswith("__") and isinstance(expression, str) and expression != "__NULL__"
+    ]
+    dropped = [n for n, e in spec.items() if not n.startswith("__") and e in (None, "__NULL__")]
+
+    def each_alone(record: dict) -> dict | None:
+        if not record.get(DELETED):
+            return transform(record)
+        try:
+            return transform(record)
+        except Exception:
+            pass
+        keep_others = spec.get("__else__", "") not in (None, "__NULL__")
+        result = record.copy() if keep_others else {}
+        for key in stream_map.transformed_key_properties or []:
+            if key in record:
+                result[key] = record[key]
+        for name in dropped:
+            result.pop(name, None)
+        for name, expression, parsed in properties:
+            try:
+                result[name] = stream_map._eval(expression, parsed, record, name)
+            except Exception:
+                result[name] = None
+        return result
+
+    stream_map._transform_fn = each_alone
+
+
 class TapInternals(Tap):
     """The SDK tap with the replaced internals described above."""
 
@@ -280,12 +326,21 @@ class TapInternals(Tap):
         coerce_numeric_settings(self._config, self.config_jsonschema)
         return super()._validate_config(raise_errors=raise_errors)
 
+    def prepare_stream_maps(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The config whose `stream_maps` the mapper gets (as given here)."""
+        return config
+
     def setup_mapper(self) -> None:
         """The SDK's stream maps, including those of `stream_map_files`."""
-        config = with_stream_map_files(self.config)
+        config = self.prepare_stream_maps(with_stream_map_files(self.config))
         try:
             self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
             self.mapper.register_raw_streams_from_catalog(self.catalog)
+            for maps in self.mapper.stream_maps.values():
+                for stream_map in maps:
+                    spec = (config.get("stream_maps") or {}).get(stream_map.stream_alias)
+                    if isinstance(stream_map, CustomStreamMap) and isinstance(spec, dict):
+                        tolerate_deletes(stream_map, spec)
         except MappingError as exc:
             raise TapERPError(describe_map_error(config.get("stream_maps"), exc)) from None
         speed_up_rename_maps(self.mapper, config.get("stream_maps") or {})

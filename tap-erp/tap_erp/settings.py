@@ -168,6 +168,16 @@ CONFIG_SCHEMA = th.PropertiesList(
         ),
     ),
     th.Property(
+        "key_snapshot_every_runs",
+        th.IntegerType(minimum=1),
+        default=1,
+        description=(
+            "Streams whose profile finds deletes by key snapshot (a keys-only request "
+            "compared with the keys seen before) take it every this many runs; the runs "
+            "between only add the keys they extract."
+        ),
+    ),
+    th.Property(
         "request_timeout_seconds",
         th.NumberType(exclusive_minimum=0),
         default=60,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import typing as t
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,3 +87,17 @@ def describe_map_error(stream_maps: Mapping[str, Any] | None, error: Exception) 
                     f"valid Python ({exc.msg})"
                 )
     return f"stream maps: {error}"
+
+
+def keeping_property(
+    stream_maps: Mapping[str, Any] | None, streams: Iterable[str], name: str
+) -> dict[str, Any]:
+    """`stream_maps` where each map of `streams` that drops unnamed properties
+    (`__else__: __NULL__`) passes `name` on unchanged, unless it says otherwise."""
+    result = dict(stream_maps or {})
+    for stream in streams:
+        spec = result.get(stream)
+        drops_others = isinstance(spec, Mapping) and spec.get("__else__", "") in (None, "__NULL__")
+        if drops_others and name not in t.cast("Mapping", spec):
+            result[stream] = {**t.cast("Mapping", spec), name: name}
+    return result

@@ -15,6 +15,7 @@ from tap_erp import schema as schema_mod
 from tap_erp.auth import LoginAuth, OAuth2ClientCredentials
 from tap_erp.auth_config import build_authenticator, invalid
 from tap_erp.client import ERPStream, Runtime
+from tap_erp.deletes import DELETED
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
 from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
@@ -23,6 +24,7 @@ from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
 from tap_erp.settings import BACKFILL_WINDOWS, CONFIG_SCHEMA, SECRET_SETTINGS, setting
 from tap_erp.state_check import check_state
+from tap_erp.stream_map_files import keeping_property
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
 
@@ -181,6 +183,7 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         start_date=start_date,
         lookback_seconds=float(setting(config, "lookback_seconds")),
         backfill_window=window,
+        key_snapshot_every_runs=int(setting(config, "key_snapshot_every_runs")),
         config=values,
     )
 
@@ -225,6 +228,22 @@ class TapERP(TapInternals):
             for stream in check_state(state, keys):
                 self.logger.warning("state: bookmark of unknown stream '%s' ignored", stream)
         super().load_state(state)
+
+    def prepare_stream_maps(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Stream maps keep `_sdc_deleted_at` of the streams that send deletes."""
+        streams = [n for n, s in self.runtime.profile.streams.items() if s.deletes is not None]
+        if not streams or not config.get("stream_maps"):
+            return config
+        maps = keeping_property(config["stream_maps"], streams, DELETED)
+        return {**config, "stream_maps": maps}
+
+    def sync_all(self) -> None:
+        """Sync every selected stream, once each one's deletes are read: a delete
+        endpoint the ERP lacks fails the run before any row is sent."""
+        for stream in self.streams.values():
+            if isinstance(stream, ERPStream) and stream.selected:
+                stream.read_deletes()
+        super().sync_all()
 
     def _metadata_document(
         self, request: RequestTemplate, entity: str, read: dict[tuple, t.Any]

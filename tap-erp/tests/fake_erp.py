@@ -68,6 +68,7 @@ class FakeERP:
         self.data_requests = 0
         self.hooks: list = []  # callables(fake, n) run before answering data request n
         self.faults: list = []  # queued FakeResponse or exception for data requests
+        self.tombstones: list[dict] | None = []  # rows at {entity}/$deleted (None: 404)
         self.valid_tokens: set[str] = set()
         self.token_counter = itertools.count(1)
         self.token_ttl = 300
@@ -160,6 +161,10 @@ class FakeERP:
             if self.metadata_status != 200:
                 return FakeResponse(self.metadata_status, {"error": {"message": "no metadata"}})
             return FakeResponse(200, self.metadata())
+        if path.endswith("/$deleted"):
+            if self.tombstones is None:
+                return FakeResponse(404, {"error": {"message": "no such entity set"}})
+            return FakeResponse(200, {"value": self.tombstones})
         entity = PATHS[path.rsplit("/", 1)[-1]]
         return self._list(entity, query, url)
 

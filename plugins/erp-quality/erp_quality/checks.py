@@ -42,6 +42,9 @@ class StreamMetrics:
     newest: str | None = None  # newest version_column value (ISO), if a timestamp
 
 
+DELETED = "_sdc_deleted_at"
+
+
 def _quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
@@ -63,7 +66,9 @@ def measure(lake: Lake, stream: str, rule: StreamRule) -> tuple[StreamMetrics, l
         if c not in columns
     ]
     nulls = [c for c in rule.not_null if c in columns]
-    null_sql = "".join(f", avg(({_quoted(c)} IS NULL)::DOUBLE)" for c in nulls)
+    # Delete records (Singer `_sdc_deleted_at`) carry only their key: not counted as nulls.
+    live = f" FILTER (WHERE {DELETED} IS NULL)" if DELETED in columns else ""
+    null_sql = "".join(f", avg(({_quoted(c)} IS NULL)::DOUBLE){live}" for c in nulls)
     (row,) = lake.query(f"SELECT count(*){null_sql} FROM {table}")
     metrics = StreamMetrics(
         stream=stream,

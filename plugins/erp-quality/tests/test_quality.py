@@ -135,6 +135,25 @@ def test_nulls_in_a_key_column_and_missing_columns(lake, tmp_path, capsys):
     assert "ERROR: orders: columns: column 'currency' is missing" in out
 
 
+def test_delete_records_in_the_history_are_no_nulls(lake, rules_file, capsys):
+    put_orders(lake, "a", [1, 2, 3], [1.0, 2.0, 3.0])
+    deletes = pa.table(
+        {
+            "order_id": pa.array([2], pa.int64()),
+            "total": pa.array([None], pa.float64()),
+            "updated_at": pa.array([2], pa.int64()),
+            "_sdc_deleted_at": pa.array([dt.datetime(2026, 1, 2, tzinfo=dt.UTC)]),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(deletes, buf)
+    lake._s3.put_object(
+        Bucket=lake.config.bucket, Key="lake/acme/orders/b.parquet", Body=buf.getvalue()
+    )
+    assert cli.main(["check", "--rules", str(rules_file), "--fail-on", "warning"]) == 0
+    assert "null" not in capsys.readouterr().out  # the delete's null total is no finding
+
+
 def test_a_row_drop_against_the_last_check_is_flagged(lake, rules_file, capsys):
     put_orders(lake, "a", list(range(100)), [1.0] * 100)
     assert cli.main(["check", "--rules", str(rules_file)]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from erp_sandbox.testing import CREDENTIALS
 from odata_client import read_all
 from test_http import ACME, api, fetch_cursor, fetch_offset, fetch_pages
 
@@ -107,3 +108,49 @@ def test_deleted_order_lines_leave_expansions(sb, http):
     )
     lines = [line for o in orders for line in o["salesOrderLines"]]
     assert len(lines) == len(sb.records("contoso", "salesOrderLines"))
+
+
+def frappe_delete(sb, http, name: str) -> int:
+    creds = CREDENTIALS["kestrel"]
+    headers = {"Authorization": f"token {creds['api_key']}:{creds['api_secret']}"}
+    url = f"{sb.tenant_url('kestrel')}/api/resource/Customer/{name}"
+    return http.delete(url, headers=headers).status_code
+
+
+def odoo_unlink(sb, http, ident: int) -> int:
+    creds = CREDENTIALS["pelican"]
+    url = f"{sb.tenant_url('pelican')}/json/2/res.partner/unlink"
+    headers = {"Authorization": f"bearer {creds['api_key']}"}
+    reply = http.post(url, headers=headers, json={"ids": [ident]})
+    assert reply.status_code != 200 or reply.json() is True
+    return reply.status_code
+
+
+@pytest.mark.parametrize(
+    ("tenant", "entity_set", "key", "delete", "done"),
+    [
+        ("kestrel", "Customer", "name", frappe_delete, 202),  # Frappe: {"message": "ok"}
+        ("pelican", "res.partner", "id", odoo_unlink, 200),  # Odoo: true
+    ],
+)
+def test_erpnext_and_odoo_delete_through_their_own_api(
+    sb, http, tenant, entity_set, key, delete, done
+):
+    before = sb.records(tenant, entity_set)
+    victim = before[5][key]
+    assert delete(sb, http, victim) == done
+    assert delete(sb, http, victim) == 404  # gone
+    after = sb.records(tenant, entity_set)
+    assert keys_of(after, key) == keys_of(before, key) - {victim}
+    if tenant == "kestrel":  # Frappe keeps a Deleted Document
+        creds = CREDENTIALS["kestrel"]
+        reply = http.get(
+            f"{sb.tenant_url('kestrel')}/api/resource/Deleted Document",
+            headers={"Authorization": f"token {creds['api_key']}:{creds['api_secret']}"},
+            params={
+                "fields": '["deleted_name", "deleted_doctype", "creation"]',
+                "filters": '[["deleted_doctype", "=", "Customer"]]',
+            },
+        )
+        (document,) = reply.json()["data"]
+        assert document["deleted_name"] == victim and document["deleted_doctype"] == "Customer"

@@ -42,7 +42,8 @@ class Request(Base, kw_only=True):
             description=(
                 "Query parameters (name: template). A parameter whose template needs a "
                 "value that is absent (no bookmark, unset setting) is not sent; a list "
-                "value repeats the parameter."
+                "value repeats the parameter; null leaves out a parameter of the request "
+                "this one is laid over."
             )
         ),
     ] = {}
@@ -411,6 +412,84 @@ class Parent(Base, kw_only=True):
     ] = True
 
 
+class TombstoneDeletes(Base, tag="tombstones", tag_field="type", kw_only=True):
+    """Deletes the ERP lists: a request answering the keys deleted since a time."""
+
+    request: t.Annotated[
+        Request,
+        Doc(
+            description=(
+                "The tombstone request, over `defaults.request`; `{since}` is the newest "
+                "deletion time read before (on a stream's first run the `start_date` setting, "
+                "or absent: every tombstone)."
+            )
+        ),
+    ]
+    records: t.Annotated[
+        str | Records | None,
+        Doc(description="Selector of the tombstones (default: the profile's)."),
+    ] = None
+    paginator: t.Annotated[
+        str,
+        Doc(
+            description=(
+                "Name of the paginator of the tombstone request (`single`, one request, "
+                "needs no declaration)."
+            )
+        ),
+    ] = "single"
+    deleted_at: t.Annotated[
+        str, Doc(description="Selector, in each tombstone, of the time the row was deleted.")
+    ]
+    keys: t.Annotated[
+        dict[str, str],
+        Doc(
+            description=(
+                "Selector of each primary key field in a tombstone (key field: selector); "
+                "default: the key fields' own names."
+            )
+        ),
+    ] = {}
+
+
+class KeySnapshotDeletes(Base, tag="key_snapshot", tag_field="type", kw_only=True):
+    """Deletes found by comparing every key the ERP has with the keys seen before."""
+
+    request: t.Annotated[
+        Request,
+        Doc(
+            description=(
+                "Laid over the stream's request: the keys-only request. `{fields}` is the "
+                "primary key fields and `{since}` is absent, so most ERPs need nothing here "
+                "(an order by key keeps rows changing meanwhile in place)."
+            )
+        ),
+    ] = Request()
+    records: t.Annotated[
+        str | Records | None, Doc(description="Selector of the rows (default: the stream's).")
+    ] = None
+    paginator: t.Annotated[
+        str | None, Doc(description="Name of a paginator (default: the stream's).")
+    ] = None
+    keys: t.Annotated[
+        dict[str, str],
+        Doc(
+            description=(
+                "Selector of each primary key field in a row (key field: selector); "
+                "default: the key fields' own names."
+            )
+        ),
+    ] = {}
+
+
+DeleteDetection = TombstoneDeletes | KeySnapshotDeletes
+
+DELETES_MAP: dict[str, type[Base]] = {
+    "tombstones": TombstoneDeletes,
+    "key_snapshot": KeySnapshotDeletes,
+}
+
+
 class Stream(Base, kw_only=True):
     """One entity of the ERP."""
 
@@ -481,6 +560,15 @@ class Stream(Base, kw_only=True):
     schema: t.Annotated[
         str | None, Doc(description="Core schema file name in the schema folder (default: stream).")
     ] = None
+    deletes: t.Annotated[
+        DeleteDetection | None,
+        Doc(
+            description=(
+                "How rows deleted in the ERP become known (`type`: tombstones or "
+                "key_snapshot); each becomes a record with the key and `_sdc_deleted_at`."
+            )
+        ),
+    ] = None
 
 
 class Defaults(Base, kw_only=True):
@@ -543,6 +631,7 @@ DOCUMENTED: tuple[type[Base], ...] = (
     Request,
     Records,
     Parent,
+    *DELETES_MAP.values(),
     Defaults,
     PageSize,
     Setting,

@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
+import numpy as np
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,7 +27,7 @@ from starlette.responses import Response
 from erp_sandbox.dialects import listing
 from erp_sandbox.dialects.common import warehouse_index
 from erp_sandbox.odata import engine
-from erp_sandbox.odata.handler import Dialect
+from erp_sandbox.odata.handler import Dialect, ODataError, delete_entity
 from erp_sandbox.odata.model import Batch, EntitySet, Nav, Prop, Service, Source
 from erp_sandbox.store import TenantStore
 from erp_sandbox.tenants import Tenant
@@ -455,20 +456,90 @@ def services_of_tenant(tenant: Tenant) -> dict[str, EntitySet]:
     return _SETS[tenant.name]
 
 
+#: The Frappe name of a deleted document, from the store's row.
+DELETED_NAME = {
+    "Sales Order": lambda r: r["DocNum"],
+    "Sales Order Item": lambda r: f"{r['LineKey']:010x}",
+    "Customer": lambda r: r["CardCode"],
+    "Supplier": lambda r: r["VendorCode"],
+}
+DELETED_DOCUMENT = "Deleted Document"
+DELETED_FIELDS = ("name", "deleted_name", "deleted_doctype", "creation", "modified")
+
+
+def _deleted_documents(ts: Any, request: Request) -> Response:
+    """`GET /api/resource/Deleted Document`: a record per deleted document (its
+    `deleted_name`, `deleted_doctype`; `creation` is when it was deleted), in
+    `creation asc, name asc` order, filtered by `=` and `>=`/`>`/`<`/`<=` conditions."""
+    zone = _zone(ts.tenant)
+    fields = _json_param(request, "fields", ["name"])
+    if fields == ["*"]:
+        fields = list(DELETED_FIELDS)
+    bad = [f for f in fields if f not in DELETED_FIELDS]
+    if bad:
+        return _error(417, "DataError", f"Field not permitted in query: {bad[0]}")
+    tests = []
+    for name, op, value in _conditions(DELETED_DOCUMENT, _json_param(request, "filters", [])):
+        if name not in DELETED_FIELDS:
+            return _error(417, "DataError", f"Unknown column {name!r}")
+        want = local_us(value, zone) if name in ("creation", "modified") else value
+        tests.append((name, listing.test(op.lower(), want)))
+    rows = []
+    for doctype, name_of in DELETED_NAME.items():
+        stream = STREAM_OF[doctype][0]
+        for at, i in ts.store.deletions(stream, None):
+            (native,) = ts.store.render(stream, np.array([i], dtype=np.int64))
+            row = {
+                "name": f"DEL-{doctype[:2].upper()}{i + 1:08d}",
+                "deleted_name": name_of(native),
+                "deleted_doctype": doctype,
+                "creation": at,
+                "modified": at,
+            }
+            if all(test(row[n]) for n, test in tests):
+                rows.append(row)
+    rows.sort(key=lambda r: (r["creation"], r["name"]))
+    start = int(request.query_params.get("limit_start") or 0)
+    size = request.query_params.get("limit_page_length") or request.query_params.get("limit")
+    limit = 20 if size is None else int(size) or None
+    rows = rows[start:] if limit is None else rows[start : start + limit]
+    for row in rows:
+        row["creation"] = row["modified"] = local_text(row["creation"], zone)
+    body = {"data": [_select(r, fields) for r in rows]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _delete(ts: Any, doctype: str, name: str) -> Response:
+    """`DELETE /api/resource/<doctype>/<name>`: Frappe answers 202 `{"message": "ok"}`."""
+    es = services_of_tenant(ts.tenant).get(doctype)
+    if es is None or not name:
+        return _error(404, "DoesNotExistError", f"DocType {doctype} not found")
+    try:
+        delete_entity(ts.store, es, {"name": name})
+    except ODataError as exc:
+        kind = "DoesNotExistError" if exc.status == 404 else "PermissionError"
+        return _error(exc.status if exc.status == 404 else 403, kind, exc.message)
+    return Response(orjson.dumps({"message": "ok"}), 202, media_type="application/json")
+
+
 async def handle(request: Request, ts: Any, rest: str) -> Response:
     """Every request of an ERPNext tenant: resources, the meta method, errors."""
     tenant: Tenant = ts.tenant
     ts.requests["data"] += 1
     if not _authorized(tenant, request.headers.get("authorization", "")):
         return _error(401, "AuthenticationError", "Invalid API key or secret")
-    if request.method != "GET":
-        return _error(405, "PermissionError", "the sandbox serves reads (GET) only")
     path = unquote(rest)
+    if request.method == "DELETE" and path.startswith("api/resource/"):
+        return _delete(ts, *path[len("api/resource/") :].partition("/")[::2])
+    if request.method != "GET":
+        return _error(405, "PermissionError", "the sandbox serves reads (GET) and deletes")
     try:
         if path == "api/method/frappe.desk.form.load.getdoctype":
             return _getdoctype(tenant, request)
         if path.startswith("api/resource/"):
             doctype, _, name = path[len("api/resource/") :].partition("/")
+            if doctype == DELETED_DOCUMENT and not name:
+                return _deleted_documents(ts, request)
             es = services_of_tenant(tenant).get(doctype)
             if es is None:
                 return _error(404, "DoesNotExistError", f"DocType {doctype} not found")

@@ -31,7 +31,7 @@ def _plain(value: Any) -> Any:
     return None if value is False else value
 
 
-def _test(op: str, want: Any) -> Callable[[Any], bool]:
+def test(op: str, want: Any) -> Callable[[Any], bool]:
     def ordered(cmp: Callable[[Any, Any], bool]) -> Callable[[Any], bool]:
         return lambda v: v is not None and want is not None and cmp(v, want)
 
@@ -75,8 +75,8 @@ def compile_conditions(
                 end = lo if op == "<" else hi
                 before = end if before is None else min(before, end)
             continue
-        test = _test(op.lower(), value)
-        preds.append(lambda row, _m, n=name, f=test: f(_plain(row.get(n))))
+        check = test(op.lower(), value)
+        preds.append(lambda row, _m, n=name, f=check: f(_plain(row.get(n))))
     pred: Predicate | None = None
     if preds:
         pred = lambda row, mod: all(p(row, mod) for p in preds)  # noqa: E731

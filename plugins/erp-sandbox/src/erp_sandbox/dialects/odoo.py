@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from erp_sandbox.dialects import listing
 from erp_sandbox.dialects.common import warehouse_index
-from erp_sandbox.odata.handler import Dialect
+from erp_sandbox.odata.handler import Dialect, ODataError, delete_entity
 from erp_sandbox.odata.model import Batch, EntitySet, Prop, Service, Source
 from erp_sandbox.tenants import Tenant
 
@@ -403,6 +403,22 @@ def fields_get(ts: Any, model: str) -> dict[str, Any]:
     }
 
 
+def unlink(ts: Any, model: str, ids: Any) -> bool:
+    """`model.unlink(ids)`: the records are gone (an order with its lines)."""
+    es = models_of(ts.tenant).get(model)
+    if es is None:
+        raise OdooError("KeyError", f"Object {model} doesn't exist", 404)
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise OdooError("ValueError", f"unlink needs a list of ids, not {ids!r}")
+    for ident in ids:
+        try:
+            delete_entity(ts.store, es, {"id": ident})
+        except ODataError as exc:
+            name = "odoo.exceptions.MissingError" if exc.status == 404 else "AccessError"
+            raise OdooError(name, exc.message, exc.status) from None
+    return True
+
+
 def call(ts: Any, model: str, method: str, kwargs: dict[str, Any]) -> Any:
     """One ORM method call of the API."""
     if method == "search_read":
@@ -411,6 +427,8 @@ def call(ts: Any, model: str, method: str, kwargs: dict[str, Any]) -> Any:
         return len(search_read(ts, model, {**kwargs, "fields": ["id"], "offset": 0, "limit": None}))
     if method == "fields_get":
         return fields_get(ts, model)
+    if method == "unlink":
+        return unlink(ts, model, kwargs.get("ids", kwargs.get("domain")))
     raise OdooError(
         "AttributeError", f"The method '{method}' does not exist on the model '{model}'"
     )

@@ -198,7 +198,12 @@ def delete(store: TenantStore, target: Target) -> None:
         raise ODataError(405, "method_not_allowed", "DELETE needs one entity: {set}({key})")
     if target.scope is not None:
         _find(store, *target.scope)
-    item = _find(store, es, target.key)
+    delete_entity(store, es, target.key)
+
+
+def delete_entity(store: TenantStore, es: EntitySet, key: dict[str, Any]) -> None:
+    """The entity of `key` is gone (an order with its lines); ODataError 404/405 if not."""
+    item = _find(store, es, key)
     rank = item.pos[-2] if len(item.pos) == 3 else item.pos[0]
     stream = next(src.stream for src in es.sources if src.rank == rank)
     if stream not in DELETABLE:
