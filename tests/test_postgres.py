@@ -23,7 +23,7 @@ RUN = ("--environment=demo", "run", "tap-erp", "target-postgres")
 SCHEMA = "acme"  # default_target_schema: the client id
 
 # What the ERP does before each run, in order; every run must leave PostgreSQL equal
-# to the ERP. A run with deletes is one more row here.
+# to the ERP (deleted rows included).
 RUNS = [
     ("full", None),
     (
@@ -32,6 +32,7 @@ RUNS = [
          "new_customers": 2, "updated_customers": 4, "updated_vendors": 2,
          "updated_products": 3},
     ),
+    ("deletes", {"seconds": 3600, "deleted_customers": 4, "deleted_orders": 4}),
 ]  # fmt: skip
 
 
@@ -77,7 +78,7 @@ def assert_tables_equal_erp(postgres, erp) -> None:
             assert not wrong, f"{stream} {k}: {[(c, want[c], have.get(c)) for c in wrong]}"
 
 
-def test_full_and_incremental_runs_leave_postgres_equal_to_the_erp(project, erp, postgres):
+def test_full_incremental_and_delete_runs_leave_postgres_equal_to_the_erp(project, erp, postgres):
     project.env.update(postgres.loader_env())
     for name, change in RUNS:
         if change:
