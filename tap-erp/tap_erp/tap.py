@@ -12,6 +12,7 @@ import pendulum
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_erp import schema as schema_mod
+from tap_erp import unmapped
 from tap_erp.auth import (
     ApiKeyAuth,
     Authenticator,
@@ -27,7 +28,13 @@ from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
-from tap_erp.settings import BACKFILL_WINDOWS, CONFIG_SCHEMA, SECRET_SETTINGS, setting
+from tap_erp.settings import (
+    BACKFILL_WINDOWS,
+    CONFIG_SCHEMA,
+    SECRET_SETTINGS,
+    UNMAPPED_CHOICES,
+    setting,
+)
 from tap_erp.state_check import check_state
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
@@ -222,6 +229,12 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         raise _invalid(
             "backfill_window", f"{window!r} is not allowed; use one of {BACKFILL_WINDOWS}"
         )
+    unmapped_choice = setting(config, "unmapped_custom_fields")
+    if unmapped_choice not in UNMAPPED_CHOICES:
+        raise _invalid(
+            "unmapped_custom_fields",
+            f"{unmapped_choice!r} is not allowed; use one of {UNMAPPED_CHOICES}",
+        )
     start_date = _parse_start_date(config["start_date"]) if config.get("start_date") else None
     zone = config.get("site_timezone") or profile.decl.timezone
     try:
@@ -302,6 +315,17 @@ class TapERP(TapInternals):
         if self._runtime is None:
             self._runtime = build_runtime(self.config)
         return self._runtime
+
+    def core_properties(self, stream: str) -> set[str] | None:
+        """Properties of the profile's core schema of `stream` (the rest is custom)."""
+        if stream not in self.runtime.profile.streams:
+            return None
+        return set(self.runtime.profile.load_static_schema(stream).get("properties", {}))
+
+    def sync_all(self) -> None:
+        """Sync, once dropped custom fields and new columns are reported (`unmapped`)."""
+        unmapped.report(self)
+        super().sync_all()
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """The SDK's state, once every bookmark is checked (`state_check`)."""
