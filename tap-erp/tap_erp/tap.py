@@ -21,6 +21,7 @@ from tap_erp.auth import (
     LoginAuth,
     OAuth2ClientCredentials,
 )
+from tap_erp.batches import remove_untaken
 from tap_erp.client import ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
@@ -323,9 +324,14 @@ class TapERP(TapInternals):
         return set(self.runtime.profile.load_static_schema(stream).get("properties", {}))
 
     def sync_all(self) -> None:
-        """Sync, once dropped custom fields and new columns are reported (`unmapped`)."""
+        """Sync, once dropped custom fields and new columns are reported (`unmapped`);
+        batch files the loader did not take (a failed run) are removed at the end."""
         unmapped.report(self)
-        super().sync_all()
+        try:
+            super().sync_all()
+        finally:
+            if removed := remove_untaken():
+                self.logger.warning("Removed %d batch file(s) the loader did not take", removed)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """The SDK's state, once every bookmark is checked (`state_check`)."""
