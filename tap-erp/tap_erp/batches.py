@@ -41,6 +41,9 @@ WRITE_BYTES = 1 << 20
 #: Files this process wrote (removed at the end of the run if still there).
 WRITTEN: set[Path] = set()
 
+#: How long a failed run lets the loader finish taking its files before removing them.
+UNTAKEN_GRACE_SECONDS = 10.0
+
 #: A batch file's name ends with its writer's process id and a random part.
 _WRITER = re.compile(r"-(\d+)-[0-9a-f]{32}\.jsonl(\.gz)?$")
 
@@ -215,9 +218,13 @@ def sweep_stale(root: Path, older_than: float) -> int:
     return removed
 
 
-def remove_untaken() -> int:
-    """Remove the files this process wrote that are still there (the loader did not
-    take them: the run failed); they hold client data. Returns how many."""
+def remove_untaken(grace: float = 0.0) -> int:
+    """Remove the files this process wrote that are still there after `grace` seconds
+    (a loader still reading gets that long to take them): the run failed, and they
+    hold client data. Returns how many."""
+    deadline = time.monotonic() + grace
+    while any(p.exists() for p in WRITTEN) and time.monotonic() < deadline:
+        time.sleep(0.05)
     removed = 0
     for path in list(WRITTEN):
         with contextlib.suppress(OSError):

@@ -21,7 +21,7 @@ from tap_erp.auth import (
     LoginAuth,
     OAuth2ClientCredentials,
 )
-from tap_erp.batches import remove_untaken
+from tap_erp.batches import UNTAKEN_GRACE_SECONDS, remove_untaken
 from tap_erp.client import ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
@@ -330,7 +330,8 @@ class TapERP(TapInternals):
         try:
             super().sync_all()
         finally:
-            if removed := remove_untaken():
+            grace = min(UNTAKEN_GRACE_SECONDS, float(setting(self.config, "batch_wait_seconds")))
+            if removed := remove_untaken(grace):
                 self.logger.warning("Removed %d batch file(s) the loader did not take", removed)
 
     def load_state(self, state: dict[str, t.Any]) -> None:

@@ -7,6 +7,7 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -110,6 +111,19 @@ def test_files_the_loader_did_not_take_are_removed_at_the_end(tmp_path):
     taken = batches.local_path_of(out[0][1][0])
     taken.unlink()  # the loader read this one
     assert remove_untaken() == len(out) - 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_loader_still_reading_gets_the_grace_to_take_its_file(tmp_path):
+    remove_untaken()
+    (_, (url,)), *_ = write_batches(
+        PAGES, lambda r: r, config(tmp_path, size=100), "orders", after_rows=list
+    )
+    path = batches.local_path_of(url)
+    loader = threading.Thread(target=path.unlink)  # takes the file while the run ends
+    loader.start()
+    assert remove_untaken(grace=30) == 0
+    loader.join()
     assert list(tmp_path.iterdir()) == []
 
 
