@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 import yaml
@@ -79,6 +80,15 @@ def batch_root_under_a_file(project) -> None:
     root = (blocker / "batches").as_uri()
     config = {"encoding": {"format": "jsonl"}, "storage": {"root": root}, "batch_size": 100000}
     project.env["TAP_ERP_BATCH_CONFIG"] = json.dumps(config)
+
+
+def batch_folder(project) -> Path:
+    """A batch folder of this scenario's own, to see what is left in it."""
+    folder = project.workdir / "batches"
+    config = {"encoding": {"format": "jsonl"}, "storage": {"root": folder.as_uri()}}
+    project.env["TAP_ERP_BATCH_CONFIG"] = json.dumps({**config, "batch_size": 100000})
+    project.env["TAP_ERP_BATCH_WAIT_SECONDS"] = "5"
+    return folder
 
 
 # --- what a scenario leaves ------------------------------------------------------------
@@ -170,6 +180,21 @@ def batch_folder_not_writable(project, erp) -> Outcome:
     return result
 
 
+def loader_fails_then_next_run(project, erp) -> Outcome:
+    """Meltano kills the tap (SIGKILL) when the loader fails: the batch file it was
+    waiting on stays until the next start, which removes it (its writer is gone)."""
+    folder = batch_folder(project)
+    bucket = project.env["TARGET_S3_BUCKET"]
+    project.env["TARGET_S3_BUCKET"] = "no-such-bucket"
+    failed = run(project)
+    assert failed.returncode != 0
+    left = list(folder.glob("*.jsonl*"))
+    project.env["TARGET_S3_BUCKET"] = bucket
+    fixed = run(project)
+    assert not list(folder.glob("*.jsonl*")), f"batch files left with client data: {left}"
+    return outcome(project, failed, fixed)
+
+
 @dataclass(frozen=True)
 class Scenario:
     steps: Callable[..., Outcome]
@@ -219,6 +244,14 @@ SCENARIOS = {
         exit_ok=False,
         lines=("setting 'batch_config': cannot create folder",),
         lands=("customers",),  # its maps evaluate expressions: RECORD messages, no file
+    ),
+    "loader fails, then the next run": Scenario(
+        loader_fails_then_next_run,
+        exit_ok=True,
+        lines=(
+            "bucket 'no-such-bucket' does not exist (setting 'bucket')",
+            "Removed 1 batch file(s) left by interrupted runs",
+        ),
     ),
 }
 
