@@ -218,6 +218,11 @@ def sweep_stale(root: Path, older_than: float) -> int:
     return removed
 
 
+def forget_written() -> None:
+    """Start a run: files written before it are not this run's to remove."""
+    WRITTEN.clear()
+
+
 def remove_untaken(grace: float = 0.0) -> int:
     """Remove the files this process wrote that are still there after `grace` seconds
     (a loader still reading gets that long to take them): the run failed, and they

@@ -21,7 +21,7 @@ from tap_erp.auth import (
     LoginAuth,
     OAuth2ClientCredentials,
 )
-from tap_erp.batches import UNTAKEN_GRACE_SECONDS, remove_untaken
+from tap_erp.batches import UNTAKEN_GRACE_SECONDS, forget_written, remove_untaken
 from tap_erp.client import ERPStream, Runtime
 from tap_erp.dialect import spec, timestamps
 from tap_erp.dialect.selectors import NOTHING, Selector
@@ -327,6 +327,7 @@ class TapERP(TapInternals):
         """Sync, once dropped custom fields and new columns are reported (`unmapped`);
         batch files the loader did not take (a failed run) are removed at the end."""
         unmapped.report(self)
+        forget_written()
         try:
             super().sync_all()
         finally:
