@@ -3,6 +3,7 @@ setting; batch files of a failed run never stay behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import subprocess
@@ -146,3 +147,17 @@ def test_the_next_start_removes_files_of_runs_that_died(tmp_path, writer, swept)
     path.write_text("{}\n")
     assert sweep_stale(tmp_path, 3600) == int(swept)
     assert path.exists() is not swept
+
+
+def test_a_full_disk_stops_the_sync_with_the_line_and_no_file(run_tap, fake, tmp_path, monkeypatch):
+    """Through the tap: the sync stops with the one line; no file, no STATE past it."""
+    fake.add("customers", 1, dt.datetime(2025, 1, 1, tzinfo=dt.UTC), CardName="c1")
+    monkeypatch.setattr(batches, "_create", failing_create(errno.ENOSPC))
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "none"},
+        "storage": {"root": tmp_path.as_uri()},
+        "batch_size": 10,
+    }
+    with pytest.raises(TapERPError, match="No space left on device; the disk is full"):
+        run_tap(batch_config=batch_config)
+    assert list(tmp_path.iterdir()) == []
