@@ -29,13 +29,7 @@ from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
-from tap_erp.settings import (
-    BACKFILL_WINDOWS,
-    CONFIG_SCHEMA,
-    SECRET_SETTINGS,
-    UNMAPPED_CHOICES,
-    setting,
-)
+from tap_erp.settings import CONFIG_SCHEMA, SECRET_SETTINGS, setting
 from tap_erp.state_check import check_state
 from tap_erp.streams import STREAM_TYPES
 from tap_erp.writer import BufferedMsgSpecWriter
@@ -64,6 +58,15 @@ def _parse_start_date(value: str) -> datetime.datetime:
         else:
             raise _invalid("start_date", f"{value!r} is not an ISO 8601 date or timestamp")
     return datetime.datetime.fromisoformat(parsed.in_timezone("UTC").isoformat())
+
+
+def _choice(config: t.Mapping[str, t.Any], name: str) -> str:
+    """A setting that has allowed values (its declared `enum`), checked."""
+    value = setting(config, name)
+    allowed = tuple(CONFIG_SCHEMA["properties"][name]["enum"])
+    if value not in allowed:
+        raise _invalid(name, f"{value!r} is not allowed; use one of {allowed}")
+    return value
 
 
 def _template_value(template: t.Any, values: dict[str, t.Any], where: str) -> str | None:
@@ -225,17 +228,8 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         raise _invalid(
             "page_size", f"{page_size} is out of range; use 2 to {profile.page_size_max}"
         )
-    window = setting(config, "backfill_window")
-    if window not in BACKFILL_WINDOWS:
-        raise _invalid(
-            "backfill_window", f"{window!r} is not allowed; use one of {BACKFILL_WINDOWS}"
-        )
-    unmapped_choice = setting(config, "unmapped_custom_fields")
-    if unmapped_choice not in UNMAPPED_CHOICES:
-        raise _invalid(
-            "unmapped_custom_fields",
-            f"{unmapped_choice!r} is not allowed; use one of {UNMAPPED_CHOICES}",
-        )
+    window = _choice(config, "backfill_window")
+    _choice(config, "unmapped_custom_fields")
     start_date = _parse_start_date(config["start_date"]) if config.get("start_date") else None
     zone = config.get("site_timezone") or profile.decl.timezone
     try:
@@ -331,8 +325,8 @@ class TapERP(TapInternals):
         try:
             super().sync_all()
         finally:
-            grace = min(UNTAKEN_GRACE_SECONDS, float(setting(self.config, "batch_wait_seconds")))
-            if removed := remove_untaken(grace):
+            wait = float(setting(self.config, "batch_wait_seconds"))
+            if removed := remove_untaken(grace=min(UNTAKEN_GRACE_SECONDS, wait)):
                 self.logger.warning("Removed %d batch file(s) the loader did not take", removed)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
