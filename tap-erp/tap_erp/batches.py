@@ -20,6 +20,7 @@ import errno
 import gzip
 import os
 import re
+import socket
 import time
 import typing as t
 import urllib.parse
@@ -44,8 +45,15 @@ WRITTEN: set[Path] = set()
 #: How long a failed run lets the loader finish taking its files before removing them.
 UNTAKEN_GRACE_SECONDS = 10.0
 
-#: A batch file's name ends with its writer's process id and a random part.
-_WRITER = re.compile(r"-(\d+)-[0-9a-f]{32}\.jsonl(\.gz)?$")
+#: A batch file's name ends with its writer's host and process id, and a random part.
+_WRITER = re.compile(r"-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]{32}\.jsonl(\.gz)?$")
+
+
+def writer_tag() -> str:
+    """`<host>-<pid>` of this process, as batch file names carry it."""
+    host = re.sub(r"[^A-Za-z0-9.]", ".", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
 
 _REMEDY = {
     errno.ENOSPC: "the disk is full: free space there or point {setting} at another folder",
@@ -139,7 +147,7 @@ def write_batches(
                     mapped = mapped[: size - count]
                 if mapped:
                     if handle is None:
-                        name = f"{prefix}{stream}-{os.getpid()}-{uuid.uuid4().hex}.jsonl"
+                        name = f"{prefix}{stream}-{writer_tag()}-{uuid.uuid4().hex}.jsonl"
                         path = root / (name + (".gz" if gz else ""))
                         with _file_system("write batch file", path):
                             handle = _create(path, gz=gz)
@@ -189,11 +197,13 @@ def _create(path: Path, *, gz: bool) -> t.IO[bytes]:
 
 
 def _writer_gone(path: Path) -> bool:
-    """Whether the process that wrote `path` (named in it) no longer runs here."""
+    """Whether the process that wrote `path` (named in it) ran on this host and is
+    gone (a writer on another host sharing the folder is never judged from here)."""
     match = _WRITER.search(path.name)
-    if match is None:
+    here = writer_tag().rsplit("-", 1)[0]
+    if match is None or match["host"] != here:
         return False
-    pid = int(match.group(1))
+    pid = int(match["pid"])
     if pid == os.getpid():
         return False
     try:

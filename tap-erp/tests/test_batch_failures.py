@@ -134,16 +134,20 @@ def dead_pid() -> int:
     return process.pid
 
 
+HOST = batches.writer_tag().rsplit("-", 1)[0]
+
+
 @pytest.mark.parametrize(
-    ("writer", "swept"),
+    ("host", "writer", "swept"),
     [
-        pytest.param(dead_pid, True, id="writer gone"),
-        pytest.param(os.getppid, False, id="writer running"),
-        pytest.param(os.getpid, False, id="this process"),
+        pytest.param(HOST, dead_pid, True, id="writer gone"),
+        pytest.param(HOST, os.getppid, False, id="writer running"),
+        pytest.param(HOST, os.getpid, False, id="this process"),
+        pytest.param("other.host", dead_pid, False, id="writer on another host"),
     ],
 )
-def test_the_next_start_removes_files_of_runs_that_died(tmp_path, writer, swept):
-    path = tmp_path / f"orders-{writer()}-{uuid.uuid4().hex}.jsonl"
+def test_the_next_start_removes_files_of_runs_that_died(tmp_path, host, writer, swept):
+    path = tmp_path / f"orders-{host}-{writer()}-{uuid.uuid4().hex}.jsonl"
     path.write_text("{}\n")
     assert sweep_stale(tmp_path, 3600) == int(swept)
     assert path.exists() is not swept
