@@ -40,10 +40,17 @@ class UnmappedField:
     field: str
     column: str  # the column it lands as with `unmapped_custom_fields: pass`
     passed: bool = False
+    column_taken: bool = False  # the map already has a column of that name
 
     def message(self) -> str:
         """The one warning line of this field."""
         where = f"'{self.stream}': custom field '{self.field}'"
+        if self.column_taken:
+            return (
+                f"{where} is dropped by the stream maps: its column name '{self.column}' "
+                f"is taken; map it under another name in the client's map file "
+                f"(`<column>: {self.field}` under `{self.stream}:`)"
+            )
         if self.passed:
             return (
                 f"{where} is not in the stream maps; landed as column '{self.column}' "
@@ -108,13 +115,13 @@ def pass_through(
     stream_maps: Mapping[str, t.Any], fields: list[UnmappedField]
 ) -> tuple[dict[str, t.Any], list[UnmappedField]]:
     """Stream maps that also rename each field to its column; a column name the map
-    already uses keeps the field dropped (reported as such)."""
+    already uses keeps the field dropped (reported so)."""
     maps = {stream: dict(m) if isinstance(m, dict) else m for stream, m in stream_maps.items()}
     result = []
     for field in fields:
         stream_map = maps[field.stream]
         if field.column in stream_map:
-            result.append(field)
+            result.append(UnmappedField(field.stream, field.field, field.column, column_taken=True))
             continue
         stream_map[field.column] = field.field
         result.append(UnmappedField(field.stream, field.field, field.column, passed=True))

@@ -80,6 +80,15 @@ def test_pass_lands_unmapped_custom_fields_under_a_prefix(run_tap, customers, ca
     assert len(landed) == 2
 
 
+def test_pass_never_overwrites_a_mapped_column(run_tap, customers, caplog):
+    caplog.set_level(logging.WARNING)
+    maps = customers_map(custom_segment="CardName")  # the name U_Segment would land as
+    run = run_tap(stream_maps=maps, unmapped_custom_fields="pass")
+    assert {r["custom_segment"] for r in run.records("customers")} == {"c1", "c2"}
+    (line,) = [m for m in warnings_of(caplog) if "U_Segment" in m]
+    assert "its column name 'custom_segment' is taken" in line
+
+
 def test_a_column_mapped_later_warns_that_landed_rows_lack_it(run_tap, customers, caplog):
     caplog.set_level(logging.WARNING)
     first = run_tap(stream_maps=customers_map())
