@@ -13,7 +13,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench reliability soak services services-stop clean
+.PHONY: setup demo test lint format bench reliability soak services services-stop clean backfill
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -67,3 +67,6 @@ services-stop:
 
 clean:
 	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache
+
+backfill: setup  ## Re-extract one stream of one client: make backfill ENV=acme STREAM=products [FROM=2024-01-01]
+	$(PY) scripts/backfill.py --environment "$(ENV)" --stream "$(STREAM)" $(if $(FROM),--from "$(FROM)")

@@ -6,13 +6,21 @@ that covers exactly the records written so far. A loader that reads such files
 (target-s3 does) then gets a few messages per batch instead of one per record.
 Only local storage (`file://` or a path) and the `jsonl` encoding (plain or gzip)
 are written; a stream whose maps evaluate expressions sends RECORD messages.
+
+A failure of the file system (disk full, no permission, the folder gone) is one
+line naming the path and the setting. Files hold client data: a run removes the
+files it wrote that the loader has not taken when it ends, and the next start
+removes those of runs that died (their writer process is gone, or they are old).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
+import re
+import socket
 import time
 import typing as t
 import urllib.parse
@@ -31,6 +39,52 @@ if t.TYPE_CHECKING:
 #: Bytes of encoded records collected before a write to the open file.
 WRITE_BYTES = 1 << 20
 
+#: Files this process wrote (removed at the end of the run if still there).
+WRITTEN: set[Path] = set()
+
+#: How long a failed run lets the loader finish taking its files before removing them.
+UNTAKEN_GRACE_SECONDS = 10.0
+
+#: A batch file's name ends with its writer's host and process id, and a random part.
+_WRITER = re.compile(r"-(?P<host>[A-Za-z0-9.]+)-(?P<pid>\d+)-[0-9a-f]{32}\.jsonl(\.gz)?$")
+
+
+def writer_tag() -> str:
+    """`<host>-<pid>` of this process, as batch file names carry it."""
+    host = re.sub(r"[^A-Za-z0-9.]", ".", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+_REMEDY = {
+    errno.ENOSPC: "the disk is full: free space there or point {setting} at another folder",
+    errno.EDQUOT: "the disk quota is used up: free space or point {setting} at another folder",
+    errno.EACCES: "no permission to write there: fix its permissions or change {setting}",
+    errno.EPERM: "no permission to write there: fix its permissions or change {setting}",
+    errno.EROFS: "the file system is read-only: point {setting} at a writable folder",
+    errno.ENOENT: "the folder is missing (removed during the run?): create it or change {setting}",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: change {setting}",
+    errno.EEXIST: "a part of the path is a file, not a folder: change {setting}",
+}
+SETTING = "batch_config.storage.root"
+
+
+def os_error_line(action: str, path: Path, exc: OSError) -> str:
+    """One line for a file-system failure: what, where, why and which setting to change."""
+    reason = exc.strerror or str(exc)
+    remedy = _REMEDY.get(exc.errno or 0, "check the folder or change {setting}")
+    return f"setting 'batch_config': cannot {action} {path}: {reason}; " + remedy.format(
+        setting=SETTING
+    )
+
+
+@contextlib.contextmanager
+def _file_system(action: str, path: Path) -> Iterator[None]:
+    """Turn an `OSError` of the block into one `TapERPError` line."""
+    try:
+        yield
+    except OSError as exc:
+        raise TapERPError(os_error_line(action, path, exc)) from None
+
 
 def local_root(batch_config: BatchConfig) -> Path:
     """The folder of `batch_config.storage.root` (a file:// URL or a path)."""
@@ -39,11 +93,8 @@ def local_root(batch_config: BatchConfig) -> Path:
         msg = f"setting 'batch_config': storage root {root!r} must be a local folder (file://)"
         raise TapERPError(msg)
     path = local_path_of(root).expanduser()
-    try:
+    with _file_system("create folder", path):
         path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        msg = f"setting 'batch_config': cannot create {path}: {exc.strerror or exc}"
-        raise TapERPError(msg) from None
     return path
 
 
@@ -96,15 +147,17 @@ def write_batches(
                     mapped = mapped[: size - count]
                 if mapped:
                     if handle is None:
-                        name = f"{prefix}{stream}-{uuid.uuid4().hex}.jsonl" + (".gz" if gz else "")
-                        path = root / name
-                        handle = _create(path, gz=gz)
+                        name = f"{prefix}{stream}-{writer_tag()}-{uuid.uuid4().hex}.jsonl"
+                        path = root / (name + (".gz" if gz else ""))
+                        with _file_system("write batch file", path):
+                            handle = _create(path, gz=gz)
                     buffer += encoder.encode_lines(mapped)
                     count += len(mapped)
                 after_rows(rows[:taken] if taken < len(rows) else rows)
                 rows = rows[taken:]
                 if len(buffer) >= WRITE_BYTES:
-                    handle.write(buffer)
+                    with _file_system("write batch file", t.cast("Path", path)):
+                        handle.write(buffer)
                     buffer.clear()
                 if count >= size:
                     before_yield()
@@ -116,9 +169,11 @@ def write_batches(
             handle = None
     finally:
         if handle is not None:  # an error mid-file: nothing refers to it
-            handle.close()
+            with contextlib.suppress(OSError):
+                handle.close()
             if path is not None:
-                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.unlink(missing_ok=True)
 
 
 def _rows_for(outs: list[t.Any], wanted: int) -> int:
@@ -136,29 +191,73 @@ def _rows_for(outs: list[t.Any], wanted: int) -> int:
 def _create(path: Path, *, gz: bool) -> t.IO[bytes]:
     """A new file only its owner can read (it holds the client's records)."""
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    WRITTEN.add(path)
     # reopened by name, the file keeps its mode; the handle stays open across yields
     return gzip.open(path, "wb", compresslevel=1) if gz else path.open("wb")
 
 
+def _writer_gone(path: Path) -> bool:
+    """Whether the process that wrote `path` (named in it) ran on this host and is
+    gone (a writer on another host sharing the folder is never judged from here)."""
+    match = _WRITER.search(path.name)
+    here = writer_tag().rsplit("-", 1)[0]
+    if match is None or match["host"] != here:
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs, as another user
+        return False
+    return False
+
+
 def sweep_stale(root: Path, older_than: float) -> int:
-    """Remove batch files left by runs that were killed (not touched for `older_than` s)."""
+    """Remove batch files left by runs that died: their writer process is gone, or
+    they were not touched for `older_than` seconds."""
     cutoff = time.time() - older_than
     removed = 0
     for path in root.glob("*.jsonl*"):
         with contextlib.suppress(OSError):
-            if path.stat().st_mtime < cutoff:
+            if _writer_gone(path) or path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
+    return removed
+
+
+def forget_written() -> None:
+    """Start a run: files written before it are not this run's to remove."""
+    WRITTEN.clear()
+
+
+def remove_untaken(grace: float = 0.0) -> int:
+    """Remove the files this process wrote that are still there after `grace` seconds
+    (a loader still reading gets that long to take them): the run failed, and they
+    hold client data. Returns how many."""
+    deadline = time.monotonic() + grace
+    while any(p.exists() for p in WRITTEN) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    removed = 0
+    for path in list(WRITTEN):
+        with contextlib.suppress(OSError):
+            if path.exists():
+                path.unlink()
+                removed += 1
+        WRITTEN.discard(path)
     return removed
 
 
 def _close(
     handle: t.Any, buffer: bytearray, path: Path | None, encoding: BaseBatchFileEncoding
 ) -> tuple[BaseBatchFileEncoding, list[str]]:
-    handle.write(buffer)
-    buffer.clear()
-    handle.close()
     assert path is not None
+    with _file_system("write batch file", path):
+        handle.write(buffer)
+        handle.close()
+    buffer.clear()
     return encoding, [path.resolve().as_uri()]
 
 

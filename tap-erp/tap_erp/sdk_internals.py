@@ -17,6 +17,8 @@ SDK's public hooks).
 - Delete records (`_sdc_deleted_at` set) carry nulls but for their key: a map
   expression that fails on a null (`BillTo["City"]`) would stop the run, so for them
   each property of a map is evaluated alone (the SDK's `_eval`), a failing one null.
+- Custom fields the stream maps drop (`unmapped`): `setup_mapper` finds them in the
+  catalog before it builds the mapper, and passes them through when asked.
 - A state that is not a JSON object (`{"singer_state": "garbage"}` hands the tap the
   text "garbage"): the SDK's constructor would open it as a file path; it is reported
   as a bad state instead (`state_check`).
@@ -43,9 +45,11 @@ from tap_erp.batches import wait_until_taken
 from tap_erp.deletes import DELETED
 from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain, speed_up_rename_maps
+from tap_erp.settings import setting
 from tap_erp.settings_text import coerce_numeric_settings
 from tap_erp.state_check import check_state
 from tap_erp.stream_map_files import describe_map_error, with_stream_map_files
+from tap_erp.unmapped import pass_through, unmapped_custom_fields
 from tap_erp.writer import BufferedMsgSpecWriter
 
 if t.TYPE_CHECKING:
@@ -53,6 +57,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers import types
     from singer_sdk.helpers._batch import BatchConfig
+
+    from tap_erp.unmapped import UnmappedField
 
 #: State key holding the keys emitted at exactly ``replication_key_value``.
 BOOKMARK_KEYS = "bookmark_keys"
@@ -330,9 +336,33 @@ class TapInternals(Tap):
         """The config whose `stream_maps` the mapper gets (as given here)."""
         return config
 
+    #: Custom fields the stream maps do not name (`unmapped`), found by `setup_mapper`.
+    unmapped_fields: t.Sequence[UnmappedField] = ()
+
+    def core_properties(self, stream: str) -> set[str] | None:
+        """Properties of a stream's core schema (None: no core schema, nothing is custom)."""
+        return None
+
+    def _selected_properties(self) -> dict[str, list[str]]:
+        """Selected properties of each selected stream of the catalog."""
+        selected = {}
+        for entry in self.catalog.streams:
+            mask = entry.metadata.resolve_selection()
+            if mask[()]:
+                names = (entry.schema.properties or {}) if entry.schema else {}
+                selected[entry.tap_stream_id] = [n for n in names if mask[("properties", n)]]
+        return selected
+
     def setup_mapper(self) -> None:
-        """The SDK's stream maps, including those of `stream_map_files`."""
+        """The SDK's stream maps, including those of `stream_map_files`, with custom
+        fields they do not name found (and passed through if the settings say so)."""
         config = self.prepare_stream_maps(with_stream_map_files(self.config))
+        maps = config.get("stream_maps") or {}
+        found = unmapped_custom_fields(maps, self._selected_properties(), self.core_properties)
+        if found and setting(self.config, "unmapped_custom_fields") == "pass":
+            maps, found = pass_through(maps, found)
+            config = {**config, "stream_maps": maps}
+        self.unmapped_fields = found
         try:
             self._mapper = PluginMapper(plugin_config=config, logger=self.logger)
             self.mapper.register_raw_streams_from_catalog(self.catalog)

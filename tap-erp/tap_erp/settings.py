@@ -17,6 +17,8 @@ from singer_sdk import typing as th
 
 BACKFILL_WINDOWS = ("none", "day", "week", "month")
 
+UNMAPPED_CHOICES = ("drop", "pass")
+
 SECRET_SETTINGS = (
     "api_key",
     "bearer_token",
@@ -249,6 +251,17 @@ CONFIG_SCHEMA = th.PropertiesList(
             "Files (YAML or JSON) of stream maps in the `stream_maps` format, merged in "
             "order property by property; `stream_maps` given directly wins. Keeps a "
             "standard model per ERP profile and each client's custom fields in files."
+        ),
+    ),
+    th.Property(
+        "unmapped_custom_fields",
+        th.StringType,
+        allowed_values=list(UNMAPPED_CHOICES),
+        default="drop",
+        description=(
+            "Custom fields the ERP describes that the stream maps do not name: 'drop' "
+            "(a warning per field and run says how to map it) or 'pass' (landed as "
+            "spec_<name> for products and inventory, custom_<name> elsewhere)."
         ),
     ),
 ).to_dict()

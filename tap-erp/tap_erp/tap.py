@@ -12,8 +12,10 @@ import pendulum
 from singer_sdk.exceptions import ConfigValidationError, MappingError
 
 from tap_erp import schema as schema_mod
+from tap_erp import unmapped
 from tap_erp.auth import LoginAuth, OAuth2ClientCredentials
 from tap_erp.auth_config import build_authenticator, invalid
+from tap_erp.batches import UNTAKEN_GRACE_SECONDS, forget_written, remove_untaken
 from tap_erp.client import ERPStream, Runtime
 from tap_erp.deletes import DELETED
 from tap_erp.dialect import spec, timestamps
@@ -22,7 +24,7 @@ from tap_erp.errors import AuthenticationError, HTTPStatusError, TapERPError
 from tap_erp.http import HttpClient, RateLimiter
 from tap_erp.profiles import Profile, load_profile
 from tap_erp.sdk_internals import TapInternals
-from tap_erp.settings import BACKFILL_WINDOWS, CONFIG_SCHEMA, SECRET_SETTINGS, setting
+from tap_erp.settings import CONFIG_SCHEMA, SECRET_SETTINGS, setting
 from tap_erp.state_check import check_state
 from tap_erp.stream_map_files import keeping_property
 from tap_erp.streams import STREAM_TYPES
@@ -50,6 +52,15 @@ def _parse_start_date(value: str) -> datetime.datetime:
         else:
             raise _invalid("start_date", f"{value!r} is not an ISO 8601 date or timestamp")
     return datetime.datetime.fromisoformat(parsed.in_timezone("UTC").isoformat())
+
+
+def _choice(config: t.Mapping[str, t.Any], name: str) -> str:
+    """A setting that has allowed values (its declared `enum`), checked."""
+    value = setting(config, name)
+    allowed = tuple(CONFIG_SCHEMA["properties"][name]["enum"])
+    if value not in allowed:
+        raise _invalid(name, f"{value!r} is not allowed; use one of {allowed}")
+    return value
 
 
 def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], str]:
@@ -134,11 +145,8 @@ def build_runtime(config: t.Mapping[str, t.Any]) -> Runtime:
         raise _invalid(
             "page_size", f"{page_size} is out of range; use 2 to {profile.page_size_max}"
         )
-    window = setting(config, "backfill_window")
-    if window not in BACKFILL_WINDOWS:
-        raise _invalid(
-            "backfill_window", f"{window!r} is not allowed; use one of {BACKFILL_WINDOWS}"
-        )
+    window = _choice(config, "backfill_window")
+    _choice(config, "unmapped_custom_fields")
     start_date = _parse_start_date(config["start_date"]) if config.get("start_date") else None
     zone = config.get("site_timezone") or profile.decl.timezone
     try:
@@ -221,6 +229,12 @@ class TapERP(TapInternals):
             self._runtime = build_runtime(self.config)
         return self._runtime
 
+    def core_properties(self, stream: str) -> set[str] | None:
+        """Properties of the profile's core schema of `stream` (the rest is custom)."""
+        if stream not in self.runtime.profile.streams:
+            return None
+        return set(self.runtime.profile.load_static_schema(stream).get("properties", {}))
+
     def load_state(self, state: dict[str, t.Any]) -> None:
         """The SDK's state, once every bookmark is checked (`state_check`)."""
         if state:
@@ -238,12 +252,21 @@ class TapERP(TapInternals):
         return {**config, "stream_maps": maps}
 
     def sync_all(self) -> None:
-        """Sync every selected stream, once each one's deletes are read: a delete
-        endpoint the ERP lacks fails the run before any row is sent."""
-        for stream in self.streams.values():
-            if isinstance(stream, ERPStream) and stream.selected:
-                stream.read_deletes()
-        super().sync_all()
+        """Sync every selected stream, once dropped custom fields and new columns are
+        reported (`unmapped`) and each stream's deletes are read (a delete endpoint
+        the ERP lacks fails the run before any row is sent); batch files the loader
+        did not take (a failed run) are removed at the end."""
+        unmapped.report(self)
+        forget_written()
+        try:
+            for stream in self.streams.values():
+                if isinstance(stream, ERPStream) and stream.selected:
+                    stream.read_deletes()
+            super().sync_all()
+        finally:
+            wait = float(setting(self.config, "batch_wait_seconds"))
+            if removed := remove_untaken(grace=min(UNTAKEN_GRACE_SECONDS, wait)):
+                self.logger.warning("Removed %d batch file(s) the loader did not take", removed)
 
     def _metadata_document(
         self, request: RequestTemplate, entity: str, read: dict[tuple, t.Any]

@@ -469,6 +469,8 @@ def test_a_loader_that_never_takes_the_files_gets_no_state_for_them(sb, tmp_path
     stderr = proc.stderr.decode()
     assert "may not support BATCH messages" in stderr
     assert "Traceback" not in stderr
+    assert list(folder.iterdir()) == [], "the failed run leaves no file with client data"
+    assert "Removed 1 batch file(s) the loader did not take" in stderr
     messages = [orjson.loads(line) for line in proc.stdout.splitlines()]
     first_batch = next(i for i, m in enumerate(messages) if m["type"] == "BATCH")
     stream = messages[first_batch]["stream"]

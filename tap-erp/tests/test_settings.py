@@ -26,6 +26,7 @@ def tap_cmd():
         ({"pagination_style": "keyset"}, "pagination_style", "offset"),
         ({"auth_method": "kerberos"}, "auth_method", "api_key"),
         ({"backfill_window": "year"}, "backfill_window", "day"),
+        ({"unmapped_custom_fields": "keep"}, "unmapped_custom_fields", "pass"),
         ({"page_size": 99999}, "page_size", "5000"),
         ({"base_url": "ftp://x"}, "base_url", "http"),
         ({"start_date": "yesterday"}, "start_date", "ISO 8601"),
