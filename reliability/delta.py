@@ -28,6 +28,7 @@ from reliability.workspace import Lab
 ROWS = 120  # keys
 VERSIONS = 2  # versions per key, in increasing updated_at
 STATE_EVERY = 40
+KILL_AFTER_STATES = 4  # of the 5 a whole load emits (after commits of 60 records)
 Current = tuple[int | None, datetime]  # amount, updated_at
 
 SCHEMA = {
@@ -109,11 +110,8 @@ class DeltaWorkspace:
             timeout=120,
             **kw,  # type: ignore[arg-type]
         )
-        states = [
-            json.loads(line)["value"]["pos"]
-            for line in run.stdout.splitlines()
-            if '"STATE"' in line
-        ]
+        # A target writes each STATE's value as a line of its own: {"pos": n}.
+        states = [json.loads(line)["pos"] for line in run.stdout.splitlines() if '"pos"' in line]
         self.pos = states[-1] if states else self.pos
         return run
 
@@ -177,8 +175,8 @@ class DeltaWorkspace:
 
 @dataclass(frozen=True)
 class DeltaKill(Fault):
-    """kill -9 of the loader up to half a second after its k-th STATE (k seeded, from
-    0: during start-up, to the last but one): while it commits the next batch."""
+    """kill -9 of the loader up to a second after its k-th STATE (k seeded, from 0:
+    during start-up, to 3): while it commits the next batch."""
 
     @contextlib.contextmanager
     def workspace(self, lab: Lab) -> Iterator[DeltaWorkspace]:
@@ -192,9 +190,9 @@ class DeltaKill(Fault):
             yield DeltaWorkspace(lab, bucket, config, env=dict(os.environ))
 
     def inject(self, ws: DeltaWorkspace, rng: random.Random) -> Run:  # type: ignore[override]
-        states = rng.randrange(len(EVENTS) // STATE_EVERY)
-        point = After('"STATE"', states) if states else None
-        return ws.run(victim="target-s3", delay=rng.uniform(0.0, 0.5), after=point)
+        states = rng.randrange(KILL_AFTER_STATES)
+        point = After('"pos"', states) if states else None
+        return ws.run(victim="target-s3", delay=rng.uniform(0.0, 1.0), after=point)
 
     def injected(self, run: Run) -> bool:
         return run.killed is not None

@@ -110,7 +110,11 @@ API = [
         ),
         RECOVERS,
     ),
-    Scenario("malformed JSON page (every 7th)", ApiFault(faults={"malformed": {"every": 7}})),
+    Scenario(
+        "malformed JSON page (every 7th)",
+        ApiFault(faults={"malformed": {"every": 7}}),
+        RECOVERS,
+    ),
     Scenario(
         "token expiry (ttl 1 s) + revoke, oauth2",
         ApiFault(
@@ -120,6 +124,7 @@ API = [
             during=revoke,
             during_after=5.0,
         ),
+        RECOVERS,
     ),
     Scenario(
         "rows inserted/updated while paging", ApiFault(faults={"mutate_after_requests": MUTATE})
@@ -127,10 +132,12 @@ API = [
     Scenario(
         "rows changed while cursor paging, oauth2",
         ApiFault(tenant="globex", settings=GLOBEX, faults={"mutate_after_requests": MUTATE}),
+        RECOVERS,
     ),
     Scenario(
         "tie groups across pages (page 7) + new tie",
         ApiFault(settings={"TAP_ERP_PAGE_SIZE": "7"}, then=new_tie_group),
+        RECOVERS,
     ),
 ]
 
@@ -138,6 +145,7 @@ S3 = [
     Scenario(
         "S3 5xx on every 3rd PUT/COPY (retried)",
         S3Fault(rule=failing_puts(lambda n: n % 3 == 0, 503, "SlowDown"), max_attempts=5),
+        RECOVERS,
     ),
     Scenario(
         "S3 outage mid-run (PUT/COPY 500) + rerun",
