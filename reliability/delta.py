@@ -179,7 +179,7 @@ class DeltaKill(Fault):
     during start-up, to 3): while it commits the next batch."""
 
     @contextlib.contextmanager
-    def workspace(self, lab: Lab) -> Iterator[DeltaWorkspace]:
+    def workspace(self, lab: Lab, index: int = 0) -> Iterator[DeltaWorkspace]:
         bucket = lab.s3.create_bucket(f"delta-{uuid.uuid4().hex[:12]}")
         with tempfile.TemporaryDirectory(prefix="delta-kill-") as tmp:
             config = Path(tmp) / "target.json"

@@ -21,6 +21,7 @@ from target_s3.fault_proxy import fault_proxy
 from reliability import workspace as ws_
 from reliability.workspace import Lab, Workspace
 
+PAGE_SIZES = (50, 37, 23, 61, 45)  # of the repetitions of an API fault
 SLOWED = {"slow": {"every": 3, "seconds": 0.2}}  # makes a run last a few seconds
 SANDBOX_PROFILE = ws_.ROOT / "tap-erp" / "tap_erp" / "profiles" / "erp_sandbox.yaml"
 TARGET_EXE = ws_.ROOT / ".meltano" / "loaders" / "target-s3" / "venv" / "bin" / "target-s3"
@@ -34,9 +35,13 @@ class Fault:
     settings: dict[str, str] = field(default_factory=dict)
 
     @contextlib.contextmanager
-    def workspace(self, lab: Lab) -> Iterator[t.Any]:
-        with ws_.workspace(lab, self.tenant, **self.settings) as ws:
+    def workspace(self, lab: Lab, index: int = 0) -> Iterator[t.Any]:
+        """A fresh workspace for trial number `index`."""
+        with ws_.workspace(lab, self.tenant, **self.trial_settings(index)) as ws:
             yield ws
+
+    def trial_settings(self, index: int) -> dict[str, str]:
+        return dict(self.settings)
 
     def prepare(self, ws: Workspace) -> None:
         """Before the faulted run."""
@@ -79,6 +84,10 @@ class ApiFault(Fault):
     during: Callable[[SandboxServer, str], None] | None = None
     during_after: float = 0.0
     then: Callable[[SandboxServer, str], None] | None = None
+
+    def trial_settings(self, index: int) -> dict[str, str]:
+        """Each repetition pages differently (unless the scenario sets a page size)."""
+        return {"TAP_ERP_PAGE_SIZE": str(PAGE_SIZES[index % len(PAGE_SIZES)]), **self.settings}
 
     def inject(self, ws: Workspace, rng: random.Random) -> Run:
         ws.erp.set_faults(self.tenant, self.faults)

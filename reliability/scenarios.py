@@ -66,7 +66,6 @@ class Scenario:
         return self.trials
 
 
-PAGED = {"TAP_ERP_PAGE_SIZE": "50"}
 GLOBEX = {"TAP_ERP_REQUEST_TIMEOUT_SECONDS": "10"}
 MUTATE = {
     "after": 4,
@@ -237,12 +236,15 @@ BROKEN_PROFILES = [
 
 BAD_INPUT = [
     *(
-        Scenario(case, BadSettings(settings=env), rejected(line))
+        Scenario(case, BadSettings(settings=env), rejected(line), soak_trials=1)
         for case, env, line in BAD_SETTINGS
     ),
     *(
         Scenario(
-            case, BadProfile(edit=edit), rejected(line, never=r"retry" if "404" in case else None)
+            case,
+            BadProfile(edit=edit),
+            rejected(line, never=r"retry" if "404" in case else None),
+            soak_trials=1,
         )
         for case, edit, line in BROKEN_PROFILES
     ),
@@ -250,16 +252,19 @@ BAD_INPUT = [
         "wrong OAuth2 client secret",
         BadSettings(tenant="globex", settings={"TAP_ERP_CLIENT_SECRET": "wrong-key-9f3"}),
         rejected(r"401|invalid_client|credential|rejected"),
+        soak_trials=1,
     ),
     Scenario(
         "denied write (403 AccessDenied)",
         S3Fault(rule=failing_puts(lambda n: True, 403, "AccessDenied"), max_attempts=1),
         rejected(r"AccessDenied|denied|403"),
+        soak_trials=1,
     ),
     Scenario(
         "schema violation ('four' in integer order_id)",
         LoaderInput(),
         rejected(r"order_id|integer|four"),
+        soak_trials=1,
     ),
 ]
 
@@ -274,6 +279,7 @@ HAND_STATE = [
         f"hand-set state: {case}",
         HandState(bookmarks={stream: bookmark}),
         rejected(refused_state(stream, problem), rerun=True),
+        soak_trials=1,
     )
     for case, stream, bookmark, problem in [
         (

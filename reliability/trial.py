@@ -57,7 +57,7 @@ def trial(scenario: Scenario, index: int, lab: Lab) -> Outcome:
     """Run scenario `scenario`'s trial number `index` (its random draws seeded by both)."""
     rng = random.Random(f"{lab.seed}:{scenario.name}:{index}")
     fault, expect = scenario.fault, scenario.expect
-    with fault.workspace(lab) as ws:
+    with fault.workspace(lab, index) as ws:
         fault.prepare(ws)
         first = fault.inject(ws, rng)
         injected = fault.injected(first)
