@@ -15,7 +15,7 @@ import random
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -99,7 +99,7 @@ class DeltaWorkspace:
     config: Path
     env: dict[str, str]
     pos: int = 0
-    notes: list[str] = field(default_factory=list)
+    killed_at: int | None = None  # `pos` when the loader was killed
 
     def run(self, **kw: object) -> Run:
         """The loader fed from the last STATE on (kw: kill options)."""
@@ -169,7 +169,8 @@ class DeltaWorkspace:
             tally.notes.append(f"orders: {len(lost)} keys not at their last version {lost[:3]}")
         if phantom:
             tally.notes.append(f"orders: deleted keys present {sorted(phantom)[:3]}")
-        tally.notes.append(f"killed after STATE {self.pos}")
+        if self.killed_at is not None:
+            tally.notes.append(f"killed after STATE {self.killed_at}")
         return tally
 
 
@@ -192,7 +193,9 @@ class DeltaKill(Fault):
     def inject(self, ws: DeltaWorkspace, rng: random.Random) -> Run:  # type: ignore[override]
         states = rng.randrange(KILL_AFTER_STATES)
         point = After('"pos"', states) if states else None
-        return ws.run(victim="target-s3", delay=rng.uniform(0.0, 1.0), after=point)
+        run = ws.run(victim="target-s3", delay=rng.uniform(0.0, 1.0), after=point)
+        ws.killed_at = ws.pos if run.killed else None
+        return run
 
     def injected(self, run: Run) -> bool:
         return run.killed is not None
