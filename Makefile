@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
+# The fault matrix: a pytest suite, two trials at a time; it prints its table at the end.
+MATRIX := $(PY) -m pytest reliability -q -n 2
 PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality plugins/tryton-testbed plugins/erp-testing plugins/record-lines
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
@@ -38,7 +40,7 @@ test: setup lint  ## Every test: lint, each package's own suite, then the end-to
 		(cd $$suite && $(CURDIR)/$(PY) -m pytest -q) || failed="$$failed $$suite"; \
 	done; \
 	echo "=== reliability: the short fault matrix"; \
-	$(PY) reliability/matrix.py || failed="$$failed reliability"; \
+	$(MATRIX) --matrix=short || failed="$$failed reliability"; \
 	if [ -n "$$failed" ]; then echo "FAILED suites:$$failed"; exit 1; fi; \
 	echo "every suite passed"
 
@@ -50,11 +52,11 @@ format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-reliability: setup  ## The fault matrix (20 kill -9 trials, every API/S3 fault, bad input, security)
-	$(PY) reliability/matrix.py
+reliability: setup  ## The fault matrix (20 kill -9 trials, 20 in Delta commits, every API/S3 fault, bad input and state, security)
+	$(MATRIX)
 
-soak: setup  ## The long fault matrix (50 kill -9 trials, 3 trials per fault)
-	$(PY) reliability/matrix.py --soak
+soak: setup  ## The long fault matrix (50 kill -9 trials, 50 in Delta commits, 3 per other fault)
+	$(MATRIX) --matrix=soak
 
 bench: setup  ## Throughput and memory of every contender (see bench/RESULTS.md)
 	$(PY) bench/run.py

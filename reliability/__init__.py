@@ -1,0 +1,1 @@
+"""The fault matrix: the whole pipeline under faults, as a pytest suite."""
