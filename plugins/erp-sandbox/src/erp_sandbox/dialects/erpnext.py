@@ -461,6 +461,9 @@ async def handle(request: Request, ts: Any, rest: str) -> Response:
     ts.requests["data"] += 1
     if not _authorized(tenant, request.headers.get("authorization", "")):
         return _error(401, "AuthenticationError", "Invalid API key or secret")
+    refused = await listing.faults(ts)
+    if refused is not None:
+        return refused
     if request.method != "GET":
         return _error(405, "PermissionError", "the sandbox serves reads (GET) only")
     path = unquote(rest)
