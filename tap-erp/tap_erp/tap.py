@@ -149,7 +149,14 @@ def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Call
             msg = f"authentication failed for {http.base_url}: login answered {exc}"
             raise AuthenticationError(msg) from None
         token = selector.find(reply.body)
-        if token is NOTHING or token in (None, "", False):
+        if token is False or token is None:  # Odoo's common.authenticate: false
+            msg = (
+                f"authentication failed for {http.base_url}: the login was refused "
+                f"(the ERP answered {json.dumps(token)} at {method.token!r}): check the "
+                "user name, password or API key"
+            )
+            raise AuthenticationError(msg)
+        if token is NOTHING or token == "":
             msg = (
                 f"authentication failed for {http.base_url}: the login answer has no token "
                 f"at {method.token!r} ({selector.describe_miss(reply.body)})"
