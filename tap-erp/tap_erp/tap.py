@@ -135,7 +135,7 @@ def build_authenticator(
     )
 
 
-def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], str]:
+def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], t.Any]:
     """The login call of a `login` auth method: its request, then its token selector."""
     request = t.cast("RequestTemplate", profile.login_request)
     method = next(m for m in profile.auth_methods.values() if isinstance(m, spec.LoginAuth))
@@ -162,7 +162,7 @@ def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Call
                 f"at {method.token!r} ({selector.describe_miss(reply.body)})"
             )
             raise AuthenticationError(msg)
-        return token if isinstance(token, str) else json.dumps(token)
+        return token
 
     return login
 
