@@ -14,6 +14,7 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 from tap_erp.batches import local_root, sweep_stale, write_batches
 from tap_erp.dialect.decoders import chain
 from tap_erp.dialect.selectors import NOTHING
+from tap_erp.dialect.timestamps import before_repeated_wall_times
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
     IncrementalReader,
@@ -282,6 +283,8 @@ class ERPStream(SDKInternals):
                 self._hashable(k) for k in state.get(BOOKMARK_KEYS) or []
             )
             since = position.prior_ts - datetime.timedelta(seconds=runtime.lookback_seconds)
+            # Naive site times: a bookmark in an hour the clocks repeat reads from its start.
+            since = before_repeated_wall_times(since)
             self.logger.info(
                 "Resuming '%s' from bookmark %s (%d keys at it), lookback %ss",
                 self.name,
