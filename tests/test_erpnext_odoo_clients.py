@@ -5,9 +5,11 @@ the sandbox's tenants lands the six standard tables with the sandbox's own count
 exact money, the client's custom fields (`custom_…` from the doctype meta, `x_…` from
 fields_get) and every change time in UTC to the microsecond; Odoo's `false` lands as
 null and its many2one pairs as the id. Pages are small, so groups of rows sharing one
-change time span pages. After a change (an edited order, a new order with lines, an
-edited customer) the next run lands exactly those rows (snapshot streams land whole);
-after rows changed while the tap was paging, nothing is lost.
+change time span pages, and rows change while the first sync pages (nothing is lost,
+the newest version lands). After a change (an edited order, a new order with lines, an
+edited customer) the next run lands exactly those rows (snapshot streams land whole).
+Bad input: test_erpnext_odoo_bad_input.py; the hour that repeats when summer time ends
+at an ERPNext site: test_erpnext_dst.py.
 """
 
 from __future__ import annotations
@@ -79,6 +81,8 @@ class Client:
     order_key: str
     #: rows change while the first sync pages (else it must land exactly the totals)
     changes_while_paging: bool = False
+    #: a second sync after a change (the JSON-2 transport shares the JSON-RPC reader)
+    resync: bool = True
     snapshots: frozenset[str] = frozenset({"inventory"})
 
 
@@ -151,6 +155,7 @@ CLIENTS = {
         exact=ODOO_EXACT,
         sets=ODOO_SETS,
         order_key="DocEntry",
+        resync=False,
     ),
 }
 KEY_COLUMN = {
@@ -275,6 +280,8 @@ def test_a_client_lands_six_standard_tables_then_exactly_the_changes(project, er
         ((count, keys),) = landed_by_run(lake, "sales_order_lines")
         assert count > len(keys), "no line changed after it was read: the change came too late"
     check_full_sync(lake, erp, spec)
+    if not spec.resync:
+        return
 
     before = erp.stats(spec.tenant)["counts"]
     changed = changed_keys(spec, erp.advance(spec.tenant, **CHANGE))
@@ -293,140 +300,3 @@ def test_a_client_lands_six_standard_tables_then_exactly_the_changes(project, er
         else:
             assert len(runs) == 1, f"{stream} landed again"
     assert latest_change_times(lake) == erp_change_times(erp, spec)
-
-
-def extra_field(stream: str, name: str) -> dict[str, str]:
-    """A field the client's ERP does not have, added to a stream's catalog (Meltano's
-    `schema` extra): the tap asks the ERP for it, and the ERP refuses the query."""
-    return {"TAP_ERP__SCHEMA": json.dumps({stream: {name: {"type": ["string", "null"]}}})}
-
-
-@dataclasses.dataclass(frozen=True)
-class BadInput:
-    client: str
-    env: dict[str, str]
-    #: the ERP's own words, in the one error line
-    message: str
-    #: a secret of the run that must not appear anywhere in the output
-    secret: str
-
-
-BAD_INPUT = {
-    "erpnext wrong secret": BadInput(
-        "kestrel",
-        {"KESTREL_ERP_API_TOKEN": "kestrel-api-key:not-the-secret-7f3a"},
-        "Invalid API key or secret",
-        "not-the-secret-7f3a",
-    ),
-    "erpnext rejected query": BadInput(
-        "kestrel",
-        extra_field("customers", "custom_tier"),
-        "Field not permitted in query: custom_tier",
-        "kestrel-api-secret",
-    ),
-    "odoo json-rpc wrong key": BadInput(
-        "pelican",
-        {"PELICAN_ERP_API_KEY": "not-the-key-51c2"},
-        "the login was refused",
-        "not-the-key-51c2",
-    ),
-    "odoo json-rpc wrong database": BadInput(
-        "pelican",
-        {"PELICAN_ODOO_DATABASE": "pelican_old"},
-        'database "pelican_old" does not exist',
-        "pelican-api-key",
-    ),
-    "odoo json-rpc rejected query": BadInput(
-        "pelican",
-        extra_field("customers", "x_tier"),
-        "Invalid field 'x_tier' on model 'res.partner'",
-        "pelican-api-key",
-    ),
-    # An expired API key (Odoo 19 keys last at most three months) is refused like any
-    # key the server does not know.
-    "odoo json-2 expired key": BadInput(
-        "pelican-json2",
-        {"PELICAN_ERP_API_KEY": "expired-key-0b9e"},
-        "Invalid apikey",
-        "expired-key-0b9e",
-    ),
-    "odoo json-2 rejected query": BadInput(
-        "pelican-json2",
-        extra_field("customers", "x_tier"),
-        "Invalid field 'x_tier' on model 'res.partner'",
-        "pelican-api-key",
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_is_one_line_with_the_erps_message_and_nothing_lands(project, erp, case):
-    bad = BAD_INPUT[case]
-    client_env(project, erp, bad.client, **bad.env)
-    result = project.run("--environment=" + bad.client, "run", "tap-erp", "target-s3", check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "Traceback" not in output
-    errors = [line for line in output.splitlines() if bad.message in line]
-    assert errors, f"no line says {bad.message!r}:\n{output[-3000:]}"
-    assert bad.secret not in output
-    tenant = CLIENTS[bad.client].tenant
-    listing = project.s3_client().list_objects_v2(
-        Bucket=project.endpoints.bucket, Prefix=f"clients/{tenant}/"
-    )
-    data = [o["Key"] for o in listing.get("Contents", []) if "/_audit/" not in o["Key"]]
-    assert data == []
-
-
-# -- summer time ends at an ERPNext site ------------------------------------------------
-# Europe/Berlin, 25 October 2026: at 01:00 UTC the clocks go from 03:00 back to 02:00,
-# so the naive local times 02:00-02:59 name two instants each. The tap reads such a
-# time as the earlier one and, after a bookmark in the first reading of that hour,
-# asks for changes from its start (02:00), since Frappe compares naive local text.
-DST_CLOCK = "2026-10-24T23:30:00Z"  # 01:30 CEST
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-#: (advance seconds, the edited order's instant, the instant the lake holds for it)
-DST_EDITS = [
-    # 02:50 CEST, the first reading of the repeated hour: exact.
-    (4800, at("2026-10-25T00:50:00+00:00"), at("2026-10-25T00:50:00+00:00")),
-    # 02:20 CET, the second reading: Frappe keeps "02:20:00", read as the earlier one.
-    (1800, at("2026-10-25T01:20:00+00:00"), at("2026-10-25T00:20:00+00:00")),
-    # 03:20 CET: exact again.
-    (3600, at("2026-10-25T02:20:00+00:00"), at("2026-10-25T02:20:00+00:00")),
-]
-
-
-@pytest.fixture(scope="module")
-def dst_erp():
-    """A sandbox whose clock stands just before summer time ends in Berlin."""
-    from erp_sandbox.testing import sandbox_server
-
-    with sandbox_server(orders=60, tenants=["kestrel"], clock=DST_CLOCK) as server:
-        yield server
-
-
-def test_an_erpnext_row_edited_in_the_repeated_hour_is_landed_not_lost(project, dst_erp):
-    client_env(project, dst_erp, "kestrel", TAP_ERP__SELECT=json.dumps(["sales_orders.*"]))
-    run = ("--environment=kestrel", "run", "tap-erp", "target-s3")
-    project.run(*run)
-    for seconds, edited_at, landed_at in DST_EDITS:
-        (order,) = dst_erp.advance("kestrel", seconds=seconds, updated_orders=1)["changed_sets"][
-            "Sales Order"
-        ]
-        assert erp_change_times(dst_erp, CLIENTS["kestrel"])[order] == edited_at
-        project.run(*run)
-        lake = project.lake(client_id="kestrel", prefix="clients")
-        last_run = dict(
-            lake.query(
-                f"SELECT order_id, updated_at FROM {lake.table('sales_orders')} WHERE _run_id = "
-                f"(SELECT arg_max(_run_id, _loaded_at) FROM {lake.table('sales_orders')})"
-            )
-        )
-        assert last_run.get(order) == landed_at, (order, last_run)
-    total = lake.query(f"SELECT count(DISTINCT order_id) FROM {lake.table('sales_orders')}")
-    assert total[0][0] == dst_erp.stats("kestrel")["counts"]["sales_orders"]
