@@ -44,6 +44,11 @@ def pair_id(value):
     return value[0] if isinstance(value, list) else None
 
 
+def pair_name(value):
+    """The name of a many2one `[id, name]` (or null for `false`)."""
+    return value[1] if isinstance(value, list) else None
+
+
 def same(value):
     """A boolean field's `false` is false."""
     return value
@@ -101,6 +106,8 @@ ODOO_EXACT = (
     Exact("sales_order_lines", "order_id", "sale.order.line", "order_id", pair_id),
     Exact("customers", "custom_account_manager", "res.partner", "x_account_manager"),
     Exact("customers", "billing_city", "res.partner", "city"),
+    Exact("customers", "phone", "res.partner", "phone"),  # false for some: null
+    Exact("customers", "payment_terms", "res.partner", "property_payment_term_id", pair_name),
     Exact("products", "spec_weight_kg", "product.product", "x_weight_kg"),
     Exact("products", "spec_hazardous", "product.product", "x_hazardous", same),  # boolean
 )
