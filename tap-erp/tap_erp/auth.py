@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 import typing as t
 
@@ -173,7 +174,8 @@ class OAuth2ClientCredentials(Authenticator):
 
 
 #: Logs in: () -> (token text); raises AuthenticationError when refused.
-LoginCall = t.Callable[[], str]
+#: Logs in; the token as the login answer gives it (text, or a number: Odoo's user id).
+LoginCall = t.Callable[[], t.Any]
 
 
 class LoginAuth(Authenticator):
@@ -195,6 +197,7 @@ class LoginAuth(Authenticator):
         self._login: LoginCall | None = None
         self._headers: dict[str, str] | None = None
         self._token: str | None = None
+        self._value: t.Any = None
         self._renew_at = float("inf")
 
     def bind(self, login: LoginCall) -> None:
@@ -207,17 +210,19 @@ class LoginAuth(Authenticator):
             if self._login is None:
                 msg = "login authenticator is not bound to an HTTP client"
                 raise RuntimeError(msg)
-            self._token = self._login()
+            self._value = self._login()
+            self._token = self._value if isinstance(self._value, str) else json.dumps(self._value)
             self.secrets = (*self.secrets, self._token)
             self._headers = self.render_headers(self._token)
             if self.expires_in:
                 self._renew_at = self.clock() + self.expires_in
         headers.update(self._headers)
 
-    def token(self) -> str:
-        """The login answer's token (logging in first when needed), for request templates."""
+    def token(self) -> t.Any:
+        """The login answer's token (logging in first when needed), for request templates:
+        of the answer's type, so a JSON body carries a number as a number."""
         self.apply({})
-        return t.cast("str", self._token)
+        return self._value
 
     def refresh_on_unauthorized(self) -> bool:
         """Log in again on the next request (the session expired)."""

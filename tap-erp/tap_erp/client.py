@@ -15,6 +15,7 @@ from tap_erp.batches import local_root, sweep_stale, write_batches
 from tap_erp.deletes import DELETED, STATE_KEY, StreamDeletes, with_deleted_property
 from tap_erp.dialect.decoders import chain
 from tap_erp.dialect.selectors import NOTHING
+from tap_erp.dialect.timestamps import before_repeated_wall_times
 from tap_erp.errors import TapERPError
 from tap_erp.fast_maps import encodable_transform, is_plain
 from tap_erp.paging import (
@@ -317,6 +318,8 @@ class ERPStream(SDKInternals):
                 self._hashable(k) for k in state.get(BOOKMARK_KEYS) or []
             )
             since = position.prior_ts - datetime.timedelta(seconds=runtime.lookback_seconds)
+            # Naive site times: a bookmark in an hour the clocks repeat reads from its start.
+            since = before_repeated_wall_times(since)
             self.logger.info(
                 "Resuming '%s' from bookmark %s (%d keys at it), lookback %ss",
                 self.name,

@@ -235,7 +235,7 @@ class HttpClient:
     def _clean(self, text: str) -> str:
         return redact(text, self.secrets)
 
-    def login_token(self) -> str | None:
+    def login_token(self) -> t.Any:
         """The token of a login auth method (for `{token}` in requests); None without one."""
         from tap_erp.auth import LoginAuth
 

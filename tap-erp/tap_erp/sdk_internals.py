@@ -10,6 +10,10 @@ SDK's public hooks).
   path per stream, chosen once at the first record).
 - BATCH messages whose STATE waits until the loader has taken the files: the
   SDK's `_sync_batches` writes STATE right after each BATCH message.
+- A STATE after the records of a stream even when the bookmark did not move: the
+  SDK's state writer skips a STATE equal to the last one, and the loader lands only
+  records a STATE covers; rows re-read below the bookmark (lookback, the hour a
+  site's clocks repeat) move no bookmark.
 - Settings from orchestrators arrive as text ("0.5"): they are read as numbers
   before the SDK's `_validate_config`.
 - Stream maps from `stream_map_files`, with one-line errors and rename-only maps
@@ -279,8 +283,19 @@ class SDKInternals(Stream):
     def _state_when_taken(self, manifest: list[str], state: dict, *, wait: float) -> None:
         """Write `state` once every file of `manifest` is gone (taken by the loader)."""
         wait_until_taken(manifest, wait)
-        self._tap.state_writer.write_state(state)
+        self._write_state_always(state)
         self.state_manager.is_flushed = True
+
+    def _write_state_message(self) -> None:
+        """A STATE whether or not it changed (see the module's docstring)."""
+        _ = self.stream_state  # the stream's entry exists before it is written
+        self._write_state_always(self.tap_state)
+        self.state_manager.is_flushed = True
+
+    def _write_state_always(self, state: dict) -> None:
+        writer = self._tap.state_writer
+        writer._last_emitted_state = None  # the SDK skips a STATE equal to the last one
+        writer.write_state(state)
 
 
 def tolerate_deletes(stream_map: CustomStreamMap, spec: dict[str, t.Any]) -> None:

@@ -35,9 +35,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         default="erp_sandbox",
         description=(
             "ERP profile: the name of a shipped profile (erp_sandbox, tryton, "
-            "business_central, sap_s4hana) or the path of a .yaml/.json profile file in "
-            "the dialect language (requests, selectors, paginators, decoders, auth, "
-            "metadata; see PROFILES.md)."
+            "business_central, sap_s4hana, erpnext, odoo, odoo_json2) or the path of a "
+            ".yaml/.json profile file in the dialect language (requests, selectors, "
+            "paginators, decoders, auth, metadata; see PROFILES.md)."
         ),
     ),
     th.Property(

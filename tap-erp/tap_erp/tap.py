@@ -63,7 +63,7 @@ def _choice(config: t.Mapping[str, t.Any], name: str) -> str:
     return value
 
 
-def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], str]:
+def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Callable[[], t.Any]:
     """The login call of a `login` auth method: its request, then its token selector."""
     request = t.cast("RequestTemplate", profile.login_request)
     method = next(m for m in profile.auth_methods.values() if isinstance(m, spec.LoginAuth))
@@ -77,13 +77,20 @@ def _login(http: HttpClient, profile: Profile, values: dict[str, t.Any]) -> Call
             msg = f"authentication failed for {http.base_url}: login answered {exc}"
             raise AuthenticationError(msg) from None
         token = selector.find(reply.body)
-        if token is NOTHING or token in (None, "", False):
+        if token is False or token is None:  # Odoo's common.authenticate: false
+            msg = (
+                f"authentication failed for {http.base_url}: the login was refused "
+                f"(the ERP answered {json.dumps(token)} at {method.token!r}): check the "
+                "user name, password or API key"
+            )
+            raise AuthenticationError(msg)
+        if token is NOTHING or token == "":
             msg = (
                 f"authentication failed for {http.base_url}: the login answer has no token "
                 f"at {method.token!r} ({selector.describe_miss(reply.body)})"
             )
             raise AuthenticationError(msg)
-        return token if isinstance(token, str) else json.dumps(token)
+        return token
 
     return login
 

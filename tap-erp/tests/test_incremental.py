@@ -155,6 +155,10 @@ def test_lookback_re_emits_recent_rows_without_moving_the_bookmark_back(fake, ru
     keys = [r["CustomerKey"] for r in again.records("customers")]
     assert keys == [93, 94]
     assert again.final_state["bookmarks"]["customers"] == bookmark
+    # The re-read rows move no bookmark, yet a STATE follows them: a loader lands only
+    # records a STATE covers.
+    last_record = max(i for i, m in enumerate(again.messages) if m["type"] == "RECORD")
+    assert any(m["type"] == "STATE" for m in again.messages[last_record:])
 
 
 @pytest.mark.parametrize("window", ["day", "week", "month"])

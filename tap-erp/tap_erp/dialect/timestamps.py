@@ -104,3 +104,30 @@ FORMATS: dict[str, TimestampFormat] = {
     "epoch_ms": TimestampFormat(lambda v: _epoch(v, 1000), 3, "1709629811123 (milliseconds)"),
     "date": TimestampFormat(lambda v: _utc(v).date().isoformat(), -1, "2024-03-05 (UTC date)"),
 }
+
+
+def before_repeated_wall_times(value: datetime.datetime) -> datetime.datetime:
+    """An instant at or before `value` from which the site's wall-clock text is never
+    lower again: `value`, unless its naive local time is in an hour that repeats later
+    (the hour before summer time ends, read the first time). Then the start of that
+    hour: after the change the clocks show those times again, and an ERP that compares
+    naive local text finds a row saved then only from there."""
+    zone = site_timezone()
+    wall = value.astimezone(zone).replace(tzinfo=None)
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    gap = t.cast("datetime.timedelta", first.utcoffset()) - t.cast(
+        "datetime.timedelta", second.utcoffset()
+    )
+    if gap <= datetime.timedelta(0) or value.astimezone(UTC) != first.astimezone(UTC):
+        return value  # no repeat, or already the second reading
+    # The clocks go back at an instant in (value, value + gap]: find it.
+    lo, hi = value.astimezone(UTC), value.astimezone(UTC) + gap
+    offset = first.utcoffset()
+    while hi - lo > datetime.timedelta(microseconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).utcoffset() == offset:
+            lo = mid
+        else:
+            hi = mid
+    repeated_from = hi.astimezone(zone).replace(tzinfo=None)  # the wall time right after
+    return repeated_from.replace(tzinfo=zone, fold=0).astimezone(UTC)

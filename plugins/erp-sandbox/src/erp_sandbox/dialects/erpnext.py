@@ -24,11 +24,19 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from erp_sandbox.dialects import listing
+from erp_sandbox.dialects import listing, wall_clock
 from erp_sandbox.dialects.common import warehouse_index
 from erp_sandbox.odata import engine
 from erp_sandbox.odata.handler import Dialect, ODataError, delete_entity
-from erp_sandbox.odata.model import Batch, EntitySet, Nav, Prop, Service, Source
+from erp_sandbox.odata.model import (
+    BY_REPLICATION_KEY,
+    Batch,
+    EntitySet,
+    Nav,
+    Prop,
+    Service,
+    Source,
+)
 from erp_sandbox.store import TenantStore
 from erp_sandbox.tenants import Tenant
 
@@ -393,10 +401,14 @@ def _listing(ts: Any, es: EntitySet, request: Request) -> Response:
     start = int(request.query_params.get("limit_start") or 0)
     size = request.query_params.get("limit_page_length") or request.query_params.get("limit")
     limit = 20 if size is None else int(size) or None
-    compiled = listing.compile_conditions(
-        es, conditions, known, partial(local_us, zone=_zone(tenant))
-    )
-    rows = listing.page(ts.store, es, compiled, mode, start=start, limit=limit)
+    zone = _zone(tenant)
+    wall_us = partial(local_us, zone=zone)
+    compiled = listing.compile_conditions(es, conditions, known, wall_us)
+    rows = None
+    if mode == BY_REPLICATION_KEY:  # Frappe compares and sorts naive local times
+        rows = wall_clock.page(ts.store, es, compiled, zone, wall_us, start=start, limit=limit)
+    if rows is None:
+        rows = listing.page(ts.store, es, compiled, mode, start=start, limit=limit)
     body = {"data": [_select(r, fields) for r in rows]}
     return Response(orjson.dumps(body), media_type="application/json")
 
@@ -528,6 +540,9 @@ async def handle(request: Request, ts: Any, rest: str) -> Response:
     ts.requests["data"] += 1
     if not _authorized(tenant, request.headers.get("authorization", "")):
         return _error(401, "AuthenticationError", "Invalid API key or secret")
+    refused = await listing.faults(ts)
+    if refused is not None:
+        return refused
     path = unquote(rest)
     if request.method == "DELETE" and path.startswith("api/resource/"):
         return _delete(ts, *path[len("api/resource/") :].partition("/")[::2])

@@ -8,9 +8,12 @@ store's (change time, key) order or in key order, from `limit_start`/`offset`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
+
+from starlette.responses import Response
 
 from erp_sandbox.odata import engine
 from erp_sandbox.odata.filter import Compiled, Predicate
@@ -42,8 +45,8 @@ def test(op: str, want: Any) -> Callable[[Any], bool]:
         ">=": ordered(lambda a, b: a >= b),
         "<": ordered(lambda a, b: a < b),
         "<=": ordered(lambda a, b: a <= b),
-        "in": lambda v: v in want,
-        "not in": lambda v: v not in want,
+        "in": lambda v: v in want or (v is None and False in want),
+        "not in": lambda v: v not in want and not (v is None and False in want),
     }
     if op not in tests:
         raise ListingError(f"unsupported operator {op!r}; use one of {', '.join(tests)}")
@@ -115,3 +118,22 @@ def parse_order(text: str) -> list[tuple[str, str]]:
             raise ListingError(f"cannot read the order {part!r}")
         out.append((name, direction))
     return out
+
+
+async def faults(ts: Any) -> Response | None:
+    """The tenant's faults on one authenticated data request, as every tenant gets them:
+    a change applied first (rows changing while the client pages), a delay, and 429 /
+    5xx answers instead of the data (None: answer the request)."""
+    decision = ts.faults.on_data_request()
+    if decision.mutate is not None:
+        ts.store.advance(decision.mutate)
+    if decision.delay:
+        await asyncio.sleep(decision.delay)
+    if decision.status is None:
+        return None
+    headers = {}
+    if decision.status == 429:
+        ra = decision.retry_after or 0
+        headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
+    body = b'{"message": "injected fault"}'
+    return Response(body, decision.status, headers=headers, media_type="application/json")

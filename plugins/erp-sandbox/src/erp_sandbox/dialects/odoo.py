@@ -464,7 +464,7 @@ def _key_ok(tenant: Tenant, key: Any) -> bool:
     return any(k == key for _, k in tenant.logins)
 
 
-def _jsonrpc(ts: Any, req: Any) -> Response:
+async def _jsonrpc(ts: Any, req: Any) -> Response:
     tenant: Tenant = ts.tenant
     ident = req.get("id") if isinstance(req, dict) else None
     params = req.get("params") if isinstance(req, dict) else None
@@ -495,6 +495,9 @@ def _jsonrpc(ts: Any, req: Any) -> Response:
         _db, uid, key, model, name = args[:5]
         if str(uid) != str(UID) or not _key_ok(tenant, key):
             return _rpc_error(ident, "odoo.exceptions.AccessDenied", "Access Denied")
+        refused = await listing.faults(ts)
+        if refused is not None:
+            return refused
         positional = args[5] if len(args) > 5 else []
         kwargs = dict(args[6]) if len(args) > 6 and isinstance(args[6], dict) else {}
         if positional:
@@ -521,11 +524,14 @@ def _json2_error(status: int, name: str, message: str) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-def _json2(ts: Any, request: Request, model: str, method: str, body: Any) -> Response:
+async def _json2(ts: Any, request: Request, model: str, method: str, body: Any) -> Response:
     tenant: Tenant = ts.tenant
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not _key_ok(tenant, key.strip()):
         return _json2_error(401, "werkzeug.exceptions.Unauthorized", "Invalid apikey")
+    refused = await listing.faults(ts)
+    if refused is not None:
+        return refused
     database = request.headers.get("x-odoo-database")
     if database not in (None, tenant.name):
         return _json2_error(404, "werkzeug.exceptions.NotFound", f"database {database!r} not found")
@@ -548,10 +554,10 @@ async def handle(request: Request, ts: Any, rest: str) -> Response:
     except orjson.JSONDecodeError:
         return _json2_error(400, "werkzeug.exceptions.BadRequest", "the body is not JSON")
     if rest == "jsonrpc":
-        return _jsonrpc(ts, body)
+        return await _jsonrpc(ts, body)
     parts = rest.split("/")
     if len(parts) == 4 and parts[:2] == ["json", "2"]:
-        return _json2(ts, request, parts[2], parts[3], body)
+        return await _json2(ts, request, parts[2], parts[3], body)
     return _json2_error(404, "werkzeug.exceptions.NotFound", f"no route /{rest}")
 
 
