@@ -11,7 +11,8 @@ from .test_odata_profiles import NAMES, TENANTS, by_key, config_for, erp_rows, r
 testing = pytest.importorskip("erp_sandbox.testing")
 
 DELETED = "_sdc_deleted_at"
-#: entity set and key of customers per tenant, for an OData DELETE
+#: entity set and key of customers per tenant, for an OData DELETE (where customers
+#: are read incrementally; elsewhere they are a snapshot, replaced in the current table)
 CUSTOMER_SET = {
     "contoso": lambda sb: (f"{sb.company_url('contoso')}/customers", "{}"),
     "bestrun": lambda sb: (
@@ -31,12 +32,14 @@ def sb():
 def test_key_snapshots_find_the_deleted_rows(sb, tmp_path, name):
     config = config_for(sb, name, page_size=50)
     first = run_tap(tmp_path, config)
-    url, literal = CUSTOMER_SET[name](sb)
-    victim = sorted(by_key(name, "customers", first.records["customers"]))[3][0]
-    reply = requests.delete(
-        f"{url}({literal.format(victim)})", headers=sb.auth_headers(name), timeout=30
-    )
-    assert reply.status_code == 204
+    victim = None
+    if name in CUSTOMER_SET:
+        url, literal = CUSTOMER_SET[name](sb)
+        victim = sorted(by_key(name, "customers", first.records["customers"]))[3][0]
+        reply = requests.delete(
+            f"{url}({literal.format(victim)})", headers=sb.auth_headers(name), timeout=30
+        )
+        assert reply.status_code == 204
     sb.advance(name, seconds=60, deleted_customers=1, deleted_orders=2, updated_orders=2)
     second = run_tap(tmp_path, config, state=first.state)
     gone: dict[str, set] = {}
@@ -52,8 +55,10 @@ def test_key_snapshots_find_the_deleted_rows(sb, tmp_path, name):
         assert all(
             r[DELETED] == r[TENANTS[name].replication[stream]] for r in records if r[DELETED]
         )
-    assert (victim,) in gone["customers"]
-    assert len(gone["customers"]) == 2 and len(gone["sales_orders"]) == 2
+    if victim is not None:
+        assert (victim,) in gone["customers"]
+        assert len(gone["customers"]) == 2
+    assert len(gone["sales_orders"]) == 2
     assert gone.get("sales_order_lines", True)  # the deleted orders' lines went too
     third = run_tap(tmp_path, config, state=second.state)
     assert not any(r.get(DELETED) for rows in third.records.values() for r in rows)
