@@ -27,11 +27,11 @@ def client_variables(
     clients: list[str], *, erp_url: str, s3_url: str, bucket: str
 ) -> dict[str, str]:
     """The variables of the given clients (ACME_…) and S3's, for these endpoints."""
-    prefixes = tuple(f"{c.upper()}_" for c in clients) + ("AWS_",)
+    prefixes = (*(f"{c.upper()}_" for c in clients), "AWS_")
     out = {}
-    for name, value in example_variables().items():
+    for name, example in example_variables().items():
         if not name.startswith(prefixes):
             continue
-        value = value.replace(EXAMPLE_ERP, erp_url).replace(EXAMPLE_S3, s3_url)
+        value = example.replace(EXAMPLE_ERP, erp_url).replace(EXAMPLE_S3, s3_url)
         out[name] = bucket if name.endswith("_LAKE_BUCKET") else value
     return out
