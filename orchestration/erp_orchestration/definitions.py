@@ -15,20 +15,13 @@ import os
 import dagster as dg
 
 from erp_orchestration.client_run import FAILED, PROJECT_ROOT, SUCCEEDED, ClientRun, run_client
+from erp_orchestration.definitions_settings import (
+    DEFAULT_MELTANO_JOB,
+    HOST_TAG,
+    MELTANO_JOB_TAG,
+    whole_number,
+)
 from erp_orchestration.meltano_project import ClientEnvironment, client_environments
-
-HOST_TAG = "erp/host"
-MELTANO_JOB_TAG = "erp/meltano_job"
-DEFAULT_MELTANO_JOB = "erp-to-s3"
-
-
-def _setting(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ValueError(f"{name}: must be a whole number >= 0, got {raw!r}")
-    return int(raw)
 
 
 def run_metadata(run: ClientRun) -> dict[str, dg.MetadataValue]:
@@ -54,8 +47,8 @@ def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
     partitions = dg.StaticPartitionsDefinition([c.name for c in clients])
     hosts = {c.name: c.erp_host for c in clients}
     retry = dg.RetryPolicy(
-        max_retries=_setting("ERP_ORCHESTRATION_MAX_RETRIES", 2),
-        delay=_setting("ERP_ORCHESTRATION_RETRY_DELAY_SECONDS", 60),
+        max_retries=whole_number(os.environ, "ERP_ORCHESTRATION_MAX_RETRIES", 2),
+        delay=whole_number(os.environ, "ERP_ORCHESTRATION_RETRY_DELAY_SECONDS", 60),
         backoff=dg.Backoff.EXPONENTIAL,
         jitter=dg.Jitter.PLUS_MINUS,
     )

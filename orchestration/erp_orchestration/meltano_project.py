@@ -34,9 +34,8 @@ class ClientEnvironment:
     schedules: tuple[MeltanoSchedule, ...] = ()
 
 
-def dotenv(root: Path) -> dict[str, str]:
-    """The project's `.env` (NAME=value lines), as Meltano reads it."""
-    path = root / ".env"
+def read_env_file(path: Path) -> dict[str, str]:
+    """NAME=value lines of a file like `.env` ({} when there is none)."""
     out: dict[str, str] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
@@ -44,6 +43,11 @@ def dotenv(root: Path) -> dict[str, str]:
             if sep and not line.lstrip().startswith("#"):
                 out[name.strip()] = value.strip().strip("'\"")
     return out
+
+
+def dotenv(root: Path) -> dict[str, str]:
+    """The project's `.env`, as Meltano reads it."""
+    return read_env_file(root / ".env")
 
 
 def expand(text: str, *scopes: Mapping[str, str]) -> str:
