@@ -13,7 +13,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench reliability soak services services-stop clean
+.PHONY: setup demo test lint format bench reliability soak services services-stop orchestrate clean
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -62,8 +62,11 @@ bench: setup  ## Throughput and memory of every contender (see bench/RESULTS.md)
 services: setup  ## Keep the sandbox ERP (:8765) and local S3 (:5555) running in the background
 	$(PY) scripts/services.py start
 
+orchestrate: setup  ## Dagster UI + daemon for every client (sandbox ERP, local S3, SQLite in .dagster/)
+	$(PY) -m erp_orchestration serve --services
+
 services-stop:
 	$(PY) scripts/services.py stop
 
 clean:
-	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache
+	rm -rf $(VENV) .meltano .dagster output .pytest_cache .ruff_cache
