@@ -73,6 +73,8 @@ def serve(home: Path, port: int, services: bool) -> int:
         "-p",
         str(port),
     ]
+    # Stopped like Ctrl-C: the services and `dagster dev` shut down in order.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with local_services() if services else contextlib.nullcontext():
         process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=_environment(home))
         print(f"Dagster UI: http://127.0.0.1:{port} (instance {home / 'dagster.yaml'})")
