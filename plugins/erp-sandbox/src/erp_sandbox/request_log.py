@@ -27,17 +27,24 @@ class RequestLog:
             return
         started = time.time()
         status = 0
+        written = False
 
         async def send_status(message: Message) -> None:
-            nonlocal status
+            # The line is written before the last bytes go out: a client that has its
+            # answer finds its request in the log.
+            nonlocal status, written
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                self._write(scope, started, status)
+                written = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self._write(scope, started, status)
+            if not written:
+                self._write(scope, started, status)
 
     def _write(self, scope: Scope, started: float, status: int) -> None:
         path = str(scope.get("path", ""))
