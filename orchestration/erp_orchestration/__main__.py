@@ -73,20 +73,37 @@ def serve(home: Path, port: int, services: bool) -> int:
         "-p",
         str(port),
     ]
-    # Stopped like Ctrl-C: the services and `dagster dev` shut down in order.
+    # Ctrl-C and SIGTERM both stop it; SIGINT may arrive ignored (started in the
+    # background), and `dagster dev` inherits that unless a handler is set here.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with local_services() if services else contextlib.nullcontext():
-        process = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=_environment(home))
+        process = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=_environment(home), start_new_session=True
+        )
         print(f"Dagster UI: http://127.0.0.1:{port} (instance {home / 'dagster.yaml'})")
         try:
             return process.wait()
         except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            try:
-                return process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                return process.wait()
+            return _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    """`dagster dev` shuts its webserver, daemon and code servers down on SIGINT; what is
+    left of its process group after 30 s gets SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGINT:
+            # Its children may still be finishing; they are in its process group.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        return process.returncode
+    return process.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
