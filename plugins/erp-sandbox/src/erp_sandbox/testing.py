@@ -23,6 +23,8 @@ from typing import Any
 
 import requests
 
+from erp_sandbox.tenants import NUMBERED
+
 DEFAULT_TENANTS = (
     "acme",
     "globex",
@@ -171,6 +173,8 @@ class SandboxServer:
 
         if tenant == "acme":
             return {"X-API-Key": CREDENTIALS["acme"]["api_key"]}
+        if NUMBERED.match(tenant):
+            return {"X-API-Key": f"{tenant}-key"}
         if tenant in ("initech", "bestrun", "bluepeak"):
             c = CREDENTIALS[tenant]
             raw = base64.b64encode(f"{c['username']}:{c['password']}".encode()).decode()
