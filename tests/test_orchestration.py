@@ -168,6 +168,7 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
 
 
 def test_the_host_never_serves_more_clients_at_once_than_its_limit(orchestrated, erp):
+    """From the sandbox's request log: each client's first to last request."""
     spans: dict[str, tuple[float, float]] = {}
     for line in read_request_log(erp.request_log_path):
         tenant = line["tenant"]
@@ -176,3 +177,11 @@ def test_the_host_never_serves_more_clients_at_once_than_its_limit(orchestrated,
             spans[tenant] = (min(first, line["start"]), max(last, line["end"]))
     assert set(spans) == set(CLIENTS)
     assert _most_at_once(list(spans.values())) <= HOST_LIMIT
+
+
+def test_the_queue_runs_up_to_the_limit_and_holds_the_rest(orchestrated):
+    """From Dagster's run records: as many runs at once as the limit, never more."""
+    records = orchestrated["instance"].get_run_records()
+    spans = [(r.start_time, r.end_time) for r in records]
+    assert len(spans) == len(CLIENTS) > HOST_LIMIT
+    assert _most_at_once(spans) == HOST_LIMIT

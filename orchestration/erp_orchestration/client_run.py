@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from erp_orchestration.lake_audit import location_from_config, stream_loads
+from erp_orchestration.meltano_project import dotenv
 from erp_orchestration.run_log import (
     StreamLoad,
     error_line,
@@ -84,11 +85,13 @@ def private_sys_dir(root: Path, under: Path) -> Path:
 def run_environment(root: Path, sys_dir: Path, env: Mapping[str, str] | None) -> dict[str, str]:
     """The process environment of one run: ours, the caller's overrides, the private folder.
 
-    State stays in the project's system database unless the caller names another.
+    State stays in the project's system database (the private folder would otherwise
+    hold a new one) unless the caller, this process or the project's `.env` names another.
     """
     out = dict(os.environ)
     out.update(env or {})
-    out.setdefault("MELTANO_DATABASE_URI", f"sqlite:///{root / '.meltano' / 'meltano.db'}")
+    if "MELTANO_DATABASE_URI" not in out and "MELTANO_DATABASE_URI" not in dotenv(root):
+        out["MELTANO_DATABASE_URI"] = f"sqlite:///{root / '.meltano' / 'meltano.db'}"
     out.setdefault("XDG_STATE_HOME", str(root / ".meltano" / "xdg-state"))
     out["MELTANO_SYS_DIR_ROOT"] = str(sys_dir)
     out["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
