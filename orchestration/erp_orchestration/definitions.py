@@ -1,8 +1,8 @@
 """Dagster definitions built from the Meltano project.
 
 One partition of the asset `client_lake` per client environment (`clients/*.meltano.yml`);
-each run calls `run_client`. The job `erp_to_s3` tags every run with its client's ERP
-host (`erp/host`), which the instance's run queue limits per host (see `instance.py`);
+each run calls `run_client`. The instance's run queue tags every client's run with its
+ERP host (`erp/host`, see `run_queue.py`) and limits runs per host (`instance.py`);
 each Meltano schedule becomes a Dagster schedule of that client's partition. Failed runs
 are retried with exponential backoff; clients run in runs of their own, so one failing
 never stops the others.
@@ -17,7 +17,6 @@ import dagster as dg
 from erp_orchestration.client_run import FAILED, PROJECT_ROOT, SUCCEEDED, ClientRun, run_client
 from erp_orchestration.definitions_settings import (
     DEFAULT_MELTANO_JOB,
-    HOST_TAG,
     MELTANO_JOB_TAG,
     whole_number,
 )
@@ -45,7 +44,6 @@ def run_metadata(run: ClientRun) -> dict[str, dg.MetadataValue]:
 def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
     """The asset, job and schedules of these client environments."""
     partitions = dg.StaticPartitionsDefinition([c.name for c in clients])
-    hosts = {c.name: c.erp_host for c in clients}
     retry = dg.RetryPolicy(
         max_retries=whole_number(os.environ, "ERP_ORCHESTRATION_MAX_RETRIES", 2),
         delay=whole_number(os.environ, "ERP_ORCHESTRATION_RETRY_DELAY_SECONDS", 60),
@@ -54,6 +52,7 @@ def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
     )
 
     @dg.asset(
+        partitions_def=partitions,
         retry_policy=retry,
         group_name="erp",
         kinds={"meltano", "s3"},
@@ -68,18 +67,10 @@ def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
             raise dg.Failure(description=run.error, allow_retries=False)
         return dg.MaterializeResult(metadata=run_metadata(run))
 
-    @dg.static_partitioned_config(
-        partition_keys=partitions.get_partition_keys(),
-        tags_for_partition_key_fn=lambda key: {HOST_TAG: hosts[key]},
-    )
-    def per_client(partition_key: str) -> dict:
-        return {}
-
     # One step per run: executed in the run's own process, not a process more.
     job = dg.define_asset_job(
         "erp_to_s3",
         selection=[client_lake],
-        config=per_client,
         executor_def=dg.in_process_executor,
     )
     schedules = [

@@ -1,8 +1,9 @@
 """The Dagster instance of one machine: `DAGSTER_HOME/dagster.yaml`.
 
-SQLite run and event storage in the folder, telemetry off, and the run queue with the
-limits: at most `ERP_ORCHESTRATION_MAX_RUNS` runs in progress (default 8) and at most
-`ERP_ORCHESTRATION_HOST_LIMIT` (default 2) per ERP host (runs tagged `erp/host`).
+SQLite run and event storage in the folder, telemetry off, and the run queue
+(`run_queue.HostTaggingRunCoordinator`, which tags each client's run `erp/host`) with
+the limits: at most `ERP_ORCHESTRATION_MAX_RUNS` runs in progress (default 8) and at
+most `ERP_ORCHESTRATION_HOST_LIMIT` (default 2) per ERP host.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def instance_config(home: Path, *, max_runs: int, host_limit: int) -> dict:
         "telemetry": {"enabled": False},
         "storage": {"sqlite": {"base_dir": str(home / "storage")}},
         "run_coordinator": {
-            "module": "dagster.core.run_coordinator",
-            "class": "QueuedRunCoordinator",
+            "module": "erp_orchestration.run_queue",
+            "class": "HostTaggingRunCoordinator",
             "config": {"dequeue_interval_seconds": 2},
         },
         "concurrency": {

@@ -33,12 +33,9 @@ def defs(monkeypatch) -> dg.Definitions:
     return definitions.build_definitions(CLIENTS)
 
 
-def test_one_partition_per_client_tagged_with_its_erp_host(defs):
+def test_one_partition_per_client(defs):
     job = defs.resolve_job_def("erp_to_s3")
     assert job.partitions_def.get_partition_keys() == ["acme", "globex"]
-    assert (
-        job.partitioned_config.get_tags_for_partition_key("acme")["erp/host"] == "erp.acme.example"
-    )
 
 
 def test_meltano_schedules_become_schedules_of_their_client(defs):
