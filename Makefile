@@ -10,12 +10,12 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 # The fault matrix: a pytest suite, two trials at a time; it prints its table at the end.
 MATRIX := $(PY) -m pytest reliability -q -n 2
-PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality plugins/tryton-testbed plugins/erp-testing plugins/record-lines
+PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality plugins/tryton-testbed plugins/erp-testing plugins/record-lines orchestration
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench reliability soak services services-stop clean backfill
+.PHONY: setup demo test lint format bench reliability soak services services-stop orchestrate clean backfill
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -64,11 +64,14 @@ bench: setup  ## Throughput and memory of every contender (see bench/RESULTS.md)
 services: setup  ## Keep the sandbox ERP (:8765) and local S3 (:5555) running in the background
 	$(PY) scripts/services.py start
 
+orchestrate: setup  ## Dagster UI + daemon for every client (sandbox ERP, local S3, SQLite in .dagster/)
+	$(PY) -m erp_orchestration serve --services
+
 services-stop:
 	$(PY) scripts/services.py stop
 
 clean:
-	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache
+	rm -rf $(VENV) .meltano .dagster output .pytest_cache .ruff_cache
 
 backfill: setup  ## Re-extract one stream of one client: make backfill ENV=acme STREAM=products [FROM=2024-01-01]
 	$(PY) scripts/backfill.py --environment "$(ENV)" --stream "$(STREAM)" $(if $(FROM),--from "$(FROM)")

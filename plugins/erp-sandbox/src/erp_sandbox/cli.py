@@ -12,15 +12,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from erp_sandbox.app import create_app
+    from erp_sandbox.tenants import tenant_names
 
-    tenants = [t.strip() for t in args.tenants.split(",") if t.strip()]
     try:
+        tenants = tenant_names(args.tenants)
         app = create_app(
             seed=args.seed,
             orders=args.orders,
             tenants=tenants,
             clock=args.clock,
             cache_mb=args.cache_mb,
+            request_log=args.request_log,
         )
     except ValueError as exc:
         print(f"erp-sandbox: {exc}", file=sys.stderr)
@@ -64,9 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765)
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--orders", type=int, default=2000, help="number of sales orders")
-    serve.add_argument("--tenants", default="acme,globex,initech,contoso,bestrun")
+    serve.add_argument(
+        "--tenants",
+        default="acme,globex,initech,contoso,bestrun",
+        help="comma-separated tenants, or a count N of numbered tenants tenant001…",
+    )
     serve.add_argument("--clock", default=DEFAULT_CLOCK, help="starting clock (ISO 8601)")
     serve.add_argument("--cache-mb", type=int, default=512, help="rendered-page cache size")
+    serve.add_argument("--request-log", help="file to append one JSON line per request to")
     serve.add_argument(
         "--log-level",
         default="warning",

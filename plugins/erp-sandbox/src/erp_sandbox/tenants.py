@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 #: Paging styles a tenant can serve.
@@ -258,11 +259,38 @@ TENANTS: dict[str, Tenant] = {
 }
 
 
+#: Numbered tenants (`--tenants 20`: tenant001 … tenant020): acme's REST API and
+#: paging without custom fields, API key `<name>-key`, each with data of its own.
+NUMBERED = re.compile(r"^tenant(\d{3})$")
+MAX_NUMBERED = 999
+
+
+def numbered_tenant(name: str) -> Tenant:
+    """One of the numbered tenants, e.g. tenant007 (API key tenant007-key)."""
+    return Tenant(name=name, paging=OFFSET, utc_offset_minutes=0, api_keys=(f"{name}-key",))
+
+
+def tenant_names(spec: str) -> list[str]:
+    """`--tenants`: comma-separated names, or a count of numbered tenants."""
+    spec = spec.strip()
+    if spec.isdigit():
+        count = int(spec)
+        if not 1 <= count <= MAX_NUMBERED:
+            raise ValueError(f"--tenants: a count must be 1 to {MAX_NUMBERED}, got {count}")
+        return [f"tenant{i:03d}" for i in range(1, count + 1)]
+    return [t.strip() for t in spec.split(",") if t.strip()]
+
+
 def resolve_tenants(names: list[str]) -> list[Tenant]:
     """Look up tenants by name; raises ValueError for an unknown one."""
     out = []
     for name in names:
-        if name not in TENANTS:
-            raise ValueError(f"unknown tenant {name!r}; known: {', '.join(TENANTS)}")
-        out.append(TENANTS[name])
+        if name in TENANTS:
+            out.append(TENANTS[name])
+        elif NUMBERED.match(name) and name != "tenant000":
+            out.append(numbered_tenant(name))
+        else:
+            raise ValueError(
+                f"unknown tenant {name!r}; known: {', '.join(TENANTS)}, tenant001…tenant999"
+            )
     return out
