@@ -13,7 +13,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench reliability soak services services-stop clean
+.PHONY: setup demo test lint format bench reliability soak services services-stop control-plane clean
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -64,6 +64,9 @@ services: setup  ## Keep the sandbox ERP (:8765) and local S3 (:5555) running in
 
 services-stop:
 	$(PY) scripts/services.py stop
+
+control-plane: setup  ## The control-plane API (SQLite, encrypted secret file) on :8780; prints its URL
+	$(PY) -m erp_control_plane --create-token
 
 clean:
 	rm -rf $(VENV) .meltano output .pytest_cache .ruff_cache

@@ -14,7 +14,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 #: name -> (default, description); the README's settings table lists the same.
 SETTINGS: dict[str, tuple[str | None, str]] = {
-    "ERP_CONTROL_PLANE_TOKEN": (None, "Bearer token every API request must carry (required)."),
+    "ERP_CONTROL_PLANE_TOKEN": (
+        None,
+        "Bearer token every API request must carry (default: the token file's content).",
+    ),
+    "ERP_CONTROL_PLANE_TOKEN_FILE": (
+        "{state}/token",
+        "File holding the token when the variable is unset (`make control-plane` creates one).",
+    ),
     "ERP_CONTROL_PLANE_DATABASE_URL": (
         "sqlite:///{state}/control-plane.db",
         "SQLAlchemy URL of the database, e.g. postgresql+psycopg://user@host/db.",
@@ -55,6 +62,13 @@ class Settings:
         """Where the Meltano environments of the clients live."""
         return self.project_dir / "clients"
 
+    @staticmethod
+    def token_file(environ: Mapping[str, str]) -> Path:
+        """Where the token is read from when the variable is unset."""
+        project = Path(environ.get("ERP_CONTROL_PLANE_PROJECT_DIR") or PROJECT_ROOT)
+        default = project / ".meltano" / "control-plane" / "token"
+        return Path(environ.get("ERP_CONTROL_PLANE_TOKEN_FILE") or default)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the settings; a missing or bad one raises SettingError naming it."""
@@ -67,6 +81,9 @@ class Settings:
             return value.format(state=state, root=project)
 
         token = get("ERP_CONTROL_PLANE_TOKEN")
+        token_file = cls.token_file(env)
+        if not token and token_file.is_file():
+            token = token_file.read_text(encoding="utf-8").strip()
         if len(token) < 16:
             raise SettingError(
                 "ERP_CONTROL_PLANE_TOKEN: set it to the API's bearer token (16 characters or more)"
