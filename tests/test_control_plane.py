@@ -167,12 +167,23 @@ def test_no_secret_in_any_response_log_or_environment_file(api, finished_runs):
     seen += [api.get(f"/runs/{r['id']}").text for r in finished_runs.values()]
     seen.append(api.log())
     project = api.log_path.parents[2]
-    seen += [path.read_text() for path in (project / "clients").glob("*.yml")]
+    seen += [(project / "clients" / f"{c['client']}.meltano.yml").read_text() for c in connections]
     seen.append((project / ".meltano" / "control-plane" / "secrets.json").read_text())
     text = "\n".join(seen)
     assert {c["client"]: c["secret_names"] for c in connections}["acme"] == ["api_key"]
     leaked = [value for value in SECRET_VALUES if value in text]
     assert not leaked, "a secret value left the secret store"
+
+
+def test_a_cancelled_run_stops_and_frees_its_pipeline(api, finished_runs):
+    pipeline_id = finished_runs["acme"]["pipeline_id"]
+    run_id = api.post(f"/pipelines/{pipeline_id}/run").json()["run_id"]
+    assert api.post(f"/runs/{run_id}/cancel").status_code == 202
+    run = api.wait_for_run(run_id)
+    assert (run["status"], run["error"]) == ("cancelled", "cancelled")
+    assert api.post(f"/runs/{run_id}/cancel").status_code == 409
+    history = api.get("/runs", params={"pipeline_id": pipeline_id}).json()
+    assert [r["id"] for r in history] == [run_id, finished_runs["acme"]["id"]]
 
 
 GOOD = {"client": "hooli", "profile": "erp_sandbox", "base_url": "http://127.0.0.1:9/hooli"}
