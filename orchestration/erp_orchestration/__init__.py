@@ -1,0 +1,1 @@
+"""Runs of many client environments of the Meltano project, and their Dagster definitions."""
