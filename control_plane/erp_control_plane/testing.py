@@ -36,8 +36,7 @@ def scratch_project(folder: Path, root: Path = PROJECT_ROOT) -> Path:
     """A copy of the Meltano project in `folder` that shares the installed plugins.
 
     Its `clients/` holds only the default environment, so clients the API writes
-    there touch no checkout. Its system database is created here, once: runs started
-    together would each try to create it.
+    there touch no checkout.
     """
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(root / "meltano.yml", folder / "meltano.yml")
@@ -48,11 +47,6 @@ def scratch_project(folder: Path, root: Path = PROJECT_ROOT) -> Path:
     for kind in PLUGIN_KINDS:
         if (root / ".meltano" / kind).is_dir():
             (folder / ".meltano" / kind).symlink_to(root / ".meltano" / kind)
-    env = {**os.environ, "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    env.pop("MELTANO_DATABASE_URI", None)
-    env["MELTANO_CLI_DISABLE_VERSION_CHECK"] = "true"
-    meltano = str(Path(sys.executable).parent / "meltano")
-    subprocess.run([meltano, "state", "list"], cwd=folder, env=env, check=True, capture_output=True)
     return folder
 
 
