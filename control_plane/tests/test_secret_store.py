@@ -67,6 +67,15 @@ def test_a_bad_store_setting_is_one_line_naming_it(tmp_path, env, named):
         ({"ERP_CONTROL_PLANE_TOKEN": TOKEN, "ERP_CONTROL_PLANE_MAX_RUNS": "0"}, "MAX_RUNS"),
     ],
 )
-def test_bad_settings_name_the_variable(env, named):
+def test_bad_settings_name_the_variable(tmp_path, env, named):
     with pytest.raises(SettingError, match=named):
-        Settings.from_env(env)
+        Settings.from_env({"ERP_CONTROL_PLANE_PROJECT_DIR": str(tmp_path), **env})
+
+
+def test_the_token_file_serves_when_the_variable_is_unset(tmp_path):
+    token_file = tmp_path / ".meltano" / "control-plane" / "token"
+    token_file.parent.mkdir(parents=True)
+    token_file.write_text("from-the-token-file-123\n")
+    assert Settings.from_env({"ERP_CONTROL_PLANE_PROJECT_DIR": str(tmp_path)}).token == (
+        "from-the-token-file-123"
+    )
