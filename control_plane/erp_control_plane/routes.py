@@ -68,6 +68,7 @@ def _apply_connection(row: Connection, body: ConnectionIn, secret_names: list[st
     row.client, row.profile, row.base_url = body.client, body.profile, body.base_url
     row.auth_method, row.settings = body.auth_method, dict(body.settings)
     row.secret_names, row.updated_at = sorted(secret_names), now()
+    row.created_at = row.created_at or row.updated_at
 
 
 # Connections
@@ -168,6 +169,7 @@ def _apply_pipeline(row: Pipeline, body: PipelineIn) -> None:
     for key, value in body.model_dump().items():
         setattr(row, key, value)
     row.updated_at = now()
+    row.created_at = row.created_at or row.updated_at
 
 
 @router.post("/pipelines", status_code=201, response_model=PipelineOut, tags=["pipelines"])

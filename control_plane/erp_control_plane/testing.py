@@ -89,9 +89,15 @@ class ControlPlane:
 
 @contextlib.contextmanager
 def control_plane_server(
-    project_dir: Path, env: dict[str, str] | None = None, max_runs: int = 3
+    project_dir: Path,
+    env: dict[str, str] | None = None,
+    max_runs: int = 3,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[ControlPlane]:
-    """Start `python -m erp_control_plane` on a free port; stop it at the end."""
+    """Start `python -m erp_control_plane` on a free port; stop it at the end.
+
+    A fresh token and secret key unless `settings` (ERP_CONTROL_PLANE_* variables) say.
+    """
     port = free_port()
     token = Fernet.generate_key().decode()[:32]
     state = project_dir / ".meltano" / "control-plane"
@@ -104,8 +110,10 @@ def control_plane_server(
             "ERP_CONTROL_PLANE_PROJECT_DIR": str(project_dir),
             "ERP_CONTROL_PLANE_MAX_RUNS": str(max_runs),
             "XDG_STATE_HOME": str(project_dir / ".meltano" / "xdg-state"),
+            **(settings or {}),
         }
     )
+    token = server_env["ERP_CONTROL_PLANE_TOKEN"]
     log_path = state / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
