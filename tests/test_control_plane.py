@@ -153,6 +153,28 @@ def test_a_client_with_a_wrong_key_fails_alone_with_one_clear_error(finished_run
     assert all(finished_runs[c]["status"] == "succeeded" for c in CLIENTS)
 
 
+@pytest.mark.parametrize(
+    ("client", "ok", "says"),
+    [
+        ("acme", True, {"customers": ["U_LoyaltyTier", "U_Segment"]}),
+        (WRONG_KEY_CLIENT[0], False, "401"),
+    ],
+)
+def test_checking_a_connection_logs_in_and_discovers_streams_and_custom_fields(
+    api, finished_runs, client, ok, says
+):
+    (connection,) = [c for c in api.get("/connections").json() if c["client"] == client]
+    result = api.post(f"/connections/{connection['id']}/test").json()
+    assert result["ok"] is ok
+    if ok:
+        found = {s["name"]: s["custom_fields"] for s in result["streams"]}
+        assert set(found) == set(STREAMS)
+        assert all(found[stream] == fields for stream, fields in says.items())
+    else:
+        assert says in result["error"] and "\n" not in result["error"]
+        assert not any(value in result["error"] for value in SECRET_VALUES)
+
+
 def test_the_environment_written_runs_by_hand_as_a_meltano_environment(api, finished_runs):
     listed = api.get("/pipelines").json()
     files = sorted(p["environment_file"] for p in listed)
@@ -344,3 +366,19 @@ def test_bad_input_is_refused_and_nothing_is_written(api, token, method, path, b
     if field is not None:
         assert field in [part for error in response.json()["detail"] for part in error["loc"]]
     assert written(api) == before
+
+
+def test_the_api_documents_itself_at_docs(api):
+    assert requests.get(api.url + "/docs", timeout=30).status_code == 200
+    paths = requests.get(api.url + "/openapi.json", timeout=30).json()["paths"]
+    assert {
+        "/connections",
+        "/connections/{connection_id}",
+        "/connections/{connection_id}/test",
+        "/pipelines",
+        "/pipelines/{pipeline_id}",
+        "/pipelines/{pipeline_id}/run",
+        "/runs",
+        "/runs/{run_id}",
+        "/runs/{run_id}/cancel",
+    } == set(paths)
