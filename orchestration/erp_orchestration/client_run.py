@@ -148,15 +148,22 @@ def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
 
 
 def _wait(process: subprocess.Popen[bytes], cancel: threading.Event | None) -> bool:
-    """Wait for the process; True when it was cancelled."""
-    while True:
-        try:
-            process.wait(timeout=0.5)
-            return False
-        except subprocess.TimeoutExpired:
-            if cancel is not None and cancel.is_set():
-                _stop(process, CANCEL_GRACE_SECONDS)
-                return True
+    """Wait for the process; True when it was cancelled.
+
+    Interrupted itself (a terminated orchestrator run), it stops the process first.
+    """
+    try:
+        while True:
+            try:
+                process.wait(timeout=0.5)
+                return False
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    _stop(process, CANCEL_GRACE_SECONDS)
+                    return True
+    except BaseException:
+        _stop(process, CANCEL_GRACE_SECONDS)
+        raise
 
 
 def run_client(

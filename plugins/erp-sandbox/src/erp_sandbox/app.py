@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ from erp_sandbox.paging import (
     parse_list,
     parse_timestamp,
 )
+from erp_sandbox.request_log import RequestLog
 from erp_sandbox.schema import BY_PATH, ENTITIES, Entity, metadata
 from erp_sandbox.store import DELETABLE, ChangeError, TenantStore
 from erp_sandbox.tenants import CURSOR, PAGE, Tenant, resolve_tenants
@@ -630,8 +632,10 @@ def create_app(
     tenants: list[str] | None = None,
     clock: str = DEFAULT_CLOCK,
     cache_mb: int = PAGE_CACHE_BYTES >> 20,
-) -> Starlette:
-    """Build the ASGI application."""
+    *,
+    request_log: str | None = None,
+) -> Starlette | RequestLog:
+    """Build the ASGI application (with a request log file when `request_log` names one)."""
     logging.getLogger("uvicorn.error").addFilter(_QuietIncomplete())
     routes = [
         Route("/_health", health),
@@ -651,4 +655,4 @@ def create_app(
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.sandbox = Sandbox(seed, orders, tenants or DEFAULT_TENANTS, clock, cache_mb << 20)
-    return app
+    return RequestLog(app, Path(request_log)) if request_log else app

@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
             tenants=tenants,
             clock=args.clock,
             cache_mb=args.cache_mb,
+            request_log=args.request_log,
         )
     except ValueError as exc:
         print(f"erp-sandbox: {exc}", file=sys.stderr)
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tenants", default="acme,globex,initech,contoso,bestrun")
     serve.add_argument("--clock", default=DEFAULT_CLOCK, help="starting clock (ISO 8601)")
     serve.add_argument("--cache-mb", type=int, default=512, help="rendered-page cache size")
+    serve.add_argument("--request-log", help="file to append one JSON line per request to")
     serve.add_argument(
         "--log-level",
         default="warning",

@@ -222,11 +222,13 @@ def sandbox_server(
     clock: str | None = None,
     startup_timeout: float = 30.0,
     cache_mb: int | None = None,
+    request_log: Path | None = None,
 ) -> Iterator[SandboxServer]:
     """Start `python -m erp_sandbox serve` on 127.0.0.1, wait until healthy, yield a handle.
 
     `cache_mb` sizes the rendered-page cache: a scan of more data than it holds
-    renders every page again (the server's default is 512 MB).
+    renders every page again (the server's default is 512 MB). `request_log` names a
+    file for one JSON line per request (`erp_sandbox.request_log.read_request_log`).
     """
     port = port or free_port()
     names = tenants if isinstance(tenants, str) else ",".join(tenants)
@@ -250,6 +252,8 @@ def sandbox_server(
         cmd += ["--clock", clock]
     if cache_mb is not None:
         cmd += ["--cache-mb", str(cache_mb)]
+    if request_log is not None:
+        cmd += ["--request-log", str(request_log)]
     fd, log_name = tempfile.mkstemp(prefix="erp-sandbox-", suffix=".log")
     log_path = Path(log_name)
     with os.fdopen(fd, "wb") as log_file:
