@@ -70,8 +70,14 @@ class Settings:
         return Path(environ.get("ERP_CONTROL_PLANE_TOKEN_FILE") or default)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; a missing or bad one raises SettingError naming it."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True
+    ) -> Settings:
+        """Read the settings; a missing or bad one raises SettingError naming it.
+
+        Without `require_token` (readers of the secret store that serve no API), the
+        token may be missing.
+        """
         env = os.environ if environ is None else environ
         project = Path(env.get("ERP_CONTROL_PLANE_PROJECT_DIR") or PROJECT_ROOT)
         state = project / ".meltano" / "control-plane"
@@ -84,7 +90,7 @@ class Settings:
         token_file = cls.token_file(env)
         if not token and token_file.is_file():
             token = token_file.read_text(encoding="utf-8").strip()
-        if len(token) < 16:
+        if require_token and len(token) < 16:
             raise SettingError(
                 "ERP_CONTROL_PLANE_TOKEN: set it to the API's bearer token (16 characters or more)"
             )
