@@ -340,12 +340,15 @@ BAD_INPUT = [
 
 
 def written(api: ControlPlane) -> tuple:
-    """What the API has written: its rows and the environment files."""
+    """What the API has written: its rows, the environment files, the secret file."""
     project = api.log_path.parents[2]
+    secrets = project / ".meltano" / "control-plane" / "secrets.json"
     return (
         api.get("/connections").text,
         api.get("/pipelines").text,
-        sorted(p.name for p in (project / "clients").iterdir()),
+        api.get("/runs").text,
+        sorted((p.name, p.read_text()) for p in (project / "clients").iterdir()),
+        secrets.read_bytes() if secrets.exists() else None,
     )
 
 
