@@ -54,7 +54,6 @@ def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
     )
 
     @dg.asset(
-        partitions_def=partitions,
         retry_policy=retry,
         group_name="erp",
         kinds={"meltano", "s3"},
@@ -76,8 +75,12 @@ def build_definitions(clients: list[ClientEnvironment]) -> dg.Definitions:
     def per_client(partition_key: str) -> dict:
         return {}
 
+    # One step per run: executed in the run's own process, not a process more.
     job = dg.define_asset_job(
-        "erp_to_s3", selection=[client_lake], partitions_def=partitions, config=per_client
+        "erp_to_s3",
+        selection=[client_lake],
+        config=per_client,
+        executor_def=dg.in_process_executor,
     )
     schedules = [
         _schedule(client.name, schedule.name, schedule.interval, schedule.job, job)

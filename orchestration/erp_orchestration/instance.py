@@ -26,6 +26,7 @@ def instance_config(home: Path, *, max_runs: int, host_limit: int) -> dict:
         "run_coordinator": {
             "module": "dagster.core.run_coordinator",
             "class": "QueuedRunCoordinator",
+            "config": {"dequeue_interval_seconds": 2},
         },
         "concurrency": {
             "runs": {
