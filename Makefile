@@ -10,12 +10,12 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.installed
 # The fault matrix: a pytest suite, two trials at a time; it prints its table at the end.
 MATRIX := $(PY) -m pytest reliability -q -n 2
-PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality plugins/tryton-testbed plugins/erp-testing plugins/record-lines orchestration
+PACKAGES := tap-erp plugins/target-s3 plugins/erp-sandbox plugins/erp-quality plugins/tryton-testbed plugins/erp-testing plugins/record-lines orchestration control_plane
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 export MELTANO_CLI_DISABLE_VERSION_CHECK := true
 export XDG_STATE_HOME := $(CURDIR)/.meltano/xdg-state
 
-.PHONY: setup demo test lint format bench reliability soak services services-stop orchestrate clean backfill
+.PHONY: setup demo test lint format bench reliability soak services services-stop orchestrate control-plane clean backfill
 
 setup: $(STAMP)  ## Install Meltano, the project's packages and its Meltano plugins
 
@@ -69,6 +69,9 @@ orchestrate: setup  ## Dagster UI + daemon for every client (sandbox ERP, local 
 
 services-stop:
 	$(PY) scripts/services.py stop
+
+control-plane: setup  ## The control-plane API (SQLite, encrypted secret file) on :8780; prints its URL
+	$(PY) -m erp_control_plane --create-token
 
 clean:
 	rm -rf $(VENV) .meltano .dagster output .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The control plane: clients' ERP connections, pipelines and runs behind a REST API."""
