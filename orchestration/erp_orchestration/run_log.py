@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 SUMMARY = re.compile(
     r"Summary (?P<run_id>\S+): stream=(?P<stream>\S+) rows=(?P<rows>\d+) "
-    r"files=(?P<files>\d+) bytes=(?P<bytes>\d+)"
+    r"(?:rejected=\d+ )?files=(?P<files>\d+) bytes=(?P<bytes>\d+)"
 )
 #: A line as Meltano logs it: `<time> [<level>  ] <name>  <message>`.
 LOG_LINE = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<name>\S+)\s+(?P<message>.*)$")

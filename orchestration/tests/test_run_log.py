@@ -18,7 +18,7 @@ PLUGIN_ERROR = f"""{T} [info     ] target-s3    Stream 'customers': batch 1, 20 
 MELTANO_ONLY = f"{T} [error    ] meltano      Environment 'nobody' was not found."
 SUMMARY = f"""{T} [info     ] target-s3    Summary r0: stream=customers rows=1 files=1 bytes=5 d
 {T} [info     ] target-s3    Summary r1: stream=customers rows=20 files=1 bytes=11155 d
-{T} [info     ] target-s3    Summary r1: stream=vendors rows=5 files=2 bytes=6717 d"""
+{T} [info     ] target-s3    Summary r1: stream=vendors rows=5 rejected=0 files=2 bytes=6717 d"""
 
 
 @pytest.mark.parametrize(
