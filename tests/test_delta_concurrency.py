@@ -12,11 +12,14 @@ depend on which commit lands first.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
+import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from deltalake import DeltaTable
@@ -68,24 +71,70 @@ def expected_rows(done: dict[str, int]) -> dict[int, str]:
     return rows
 
 
-def run_together(config: Path) -> dict[str, subprocess.CompletedProcess]:
-    """Both writers' loaders at the same time, each fed its whole input."""
-    results: dict[str, subprocess.CompletedProcess] = {}
+FIRST = 2 * BATCH  # records each writer commits before both go on at once
 
-    def load(writer: str, keys: range, minute: int) -> None:
-        results[writer] = subprocess.run(
+
+class Loader:
+    """One target-s3 process fed in parts; its STATE lines read as they come."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
             [TARGET, "--config", str(config)],
-            input=messages(writer, keys, minute),
-            capture_output=True,
-            check=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.states: queue.Queue[bytes] = queue.Queue()
+        self.stdout: list[bytes] = []
+        self.stderr = b""
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        for line in self.process.stdout or ():
+            self.stdout.append(line)
+            self.states.put(line)
+
+    def _read_stderr(self) -> None:
+        self.stderr = (self.process.stderr or io.BytesIO()).read()
+
+    def feed(self, data: bytes) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(data)
+        self.process.stdin.flush()
+
+    def wait_for_state(self) -> None:
+        """Until the loader says it committed (a STATE comes only after the commit)."""
+        self.states.get(timeout=300)
+
+    def finish(self) -> subprocess.CompletedProcess:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        code = self.process.wait(timeout=600)
+        time.sleep(0.2)  # the readers take the last lines
+        return subprocess.CompletedProcess(
+            self.process.args, code, b"".join(self.stdout), self.stderr
         )
 
-    threads = [threading.Thread(target=load, args=w) for w in WRITERS]
-    for thread in threads:
+
+def run_together(config: Path) -> dict[str, subprocess.CompletedProcess]:
+    """Both writers' loaders at once: each commits its first batches in turn (a, then
+    b), then both send the rest at the same time, so their commits interleave."""
+    loaders = {writer: Loader(config) for writer, *_ in WRITERS}
+    for writer, keys, minute in WRITERS:
+        loaders[writer].feed(messages(writer, keys[:FIRST], minute))
+        loaders[writer].wait_for_state()
+    rest = [
+        threading.Thread(
+            target=loaders[writer].feed, args=(messages(writer, keys, minute, start=FIRST),)
+        )
+        for writer, keys, minute in WRITERS
+    ]
+    for thread in rest:
         thread.start()
-    for thread in threads:
+    for thread in rest:
         thread.join()
-    return results
+    return {writer: loader.finish() for writer, loader in loaders.items()}
 
 
 def last_state(result: subprocess.CompletedProcess, writer: str) -> int:

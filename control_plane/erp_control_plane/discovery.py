@@ -59,7 +59,10 @@ def _streams(catalog: dict[str, Any], profile: str) -> list[StreamFound]:
     found = []
     for entry in catalog.get("streams", []):
         name = entry["tap_stream_id"]
-        fields = set(entry.get("schema", {}).get("properties", {}))
+        # `_sdc_…` (e.g. `_sdc_deleted_at` of streams that send deletes) are Singer's own
+        fields = {
+            f for f in entry.get("schema", {}).get("properties", {}) if not f.startswith("_sdc_")
+        }
         core: set[str] = set()
         if name in known.streams:
             core = set(known.load_static_schema(name).get("properties", {}))

@@ -101,6 +101,8 @@ FRAPPE_META = {
 def frappe(sent: Sent) -> tuple[int, object]:
     if sent.path == "/api/method/frappe.desk.form.load.getdoctype":
         return 200, FRAPPE_META
+    if sent.path == "/api/resource/Deleted Document":
+        return 200, {"data": []}  # nothing deleted
     return 200, FRAPPE_ROWS
 
 
