@@ -22,7 +22,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def judged(request: pytest.FixtureRequest, scenario: Scenario, outcome: Outcome) -> None:
-    line = outcome.line if scenario.expect.line else ""
+    line = outcome.line if scenario.expect.line or scenario.expect.says else ""
     record_row(request.node, scenario.name, outcome.tally, line)
     assert outcome.tally.passed, outcome.tally.notes
 
