@@ -137,7 +137,8 @@ def compare(lake: Lake, erp: SandboxServer, tenant: str) -> Tally:
 def state_ahead(state: dict | None, lake: Lake, erp: SandboxServer, tenant: str) -> list[str]:
     """Rows the saved state claims done that are not in the lake (empty: state ok).
 
-    A row is covered by a stream's bookmark when its ModifiedOn is before the
+    Rows quarantined to `_rejected/` are accounted for. A row is covered by a stream's
+    bookmark when its ModifiedOn is before the
     bookmark, or equal to it with its key in `bookmark_keys`.
     """
     bookmarks = ((state or {}).get("singer_state") or {}).get("bookmarks") or {}
@@ -151,10 +152,11 @@ def state_ahead(state: dict | None, lake: Lake, erp: SandboxServer, tenant: str)
             tuple(k) if isinstance(k, list) else (k,) for k in mark.get("bookmark_keys") or []
         }
         latest = newest(landed_rows(lake, stream))
+        held = rejected_keys(lake, stream)  # quarantined: accounted for, not lost
         missing = [
             k
             for k, ts in source_versions(erp, tenant, stream).items()
-            if (ts < at or (ts == at and k in keys_at)) and latest.get(k, -1) < ts
+            if (ts < at or (ts == at and k in keys_at)) and latest.get(k, -1) < ts and k not in held
         ]
         if missing:
             problems.append(f"{stream}: bookmark {value} covers {len(missing)} unlanded rows")
