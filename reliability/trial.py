@@ -85,6 +85,8 @@ def trial(scenario: Scenario, index: int, lab: Lab) -> Outcome:
                 tally.failed_runs += 1
                 tally.notes.append(f"rerun exit {rerun.rc}: {error_line(rerun)[:140]}")
             tally.add(ws.compare())
+        elif expect.first == "ok":  # no rerun: the faulted run alone must land everything
+            tally.add(ws.compare())
         if tally.quarantined != expect.quarantined:
             tally.unclear += 1
             tally.notes.append(f"{tally.quarantined} rows quarantined, not {expect.quarantined}")
