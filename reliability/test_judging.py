@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from erp_testing.processes import Run
 
+from reliability.expect import RECOVERS, Expect, rejected
 from reliability.lake import Tally
-from reliability.scenarios import RECOVERS, Expect, rejected
 from reliability.trial import judge_first
 
 LINE = "target-s3 failed: bucket 'x' does not exist (setting 'bucket')"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from reliability.expect import Scenario
 from reliability.report import record_check, record_row
-from reliability.scenarios import BASELINE, SCENARIOS, Scenario
+from reliability.scenarios import BASELINE, SCENARIOS
 from reliability.trial import Outcome, trial
 from reliability.workspace import Lab, workspace
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from erp_testing.processes import Run, error_line
 
+from reliability.expect import Expect, Scenario
 from reliability.lake import Tally
-from reliability.scenarios import Expect, Scenario
 from reliability.workspace import SECRETS, Lab
 
 
