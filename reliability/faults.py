@@ -254,3 +254,33 @@ class LoaderInput(Fault):
         if re.search(r'"type":\s*"STATE"|bookmarks', first.stdout):
             return ["the loader emitted a STATE"]
         return []
+
+
+UPDATED_PRODUCTS = 5  # products changed between the clean run and the drifting one
+
+
+@dataclass(frozen=True)
+class Drift(Fault):
+    """The ERP's schema drifts (`PUT /_admin/{tenant}/drift`) for the faulted run, after
+    a clean run when `clean_first`; `run_env` gives run settings that need the trial's
+    folder. Repaired by clearing the drift (the rerun has the usual settings)."""
+
+    drift: dict = field(default_factory=dict)
+    clean_first: bool = False
+    run_env: Callable[[Path], dict[str, str]] | None = None
+
+    def prepare(self, ws: Workspace) -> None:
+        if not self.clean_first:
+            return
+        clean = ws.run(timeout=180)
+        if clean.rc != 0:
+            raise RuntimeError(f"the clean run before the drift failed: {clean.output[-500:]}")
+        ws.erp.advance(self.tenant, seconds=60, updated_products=UPDATED_PRODUCTS)
+
+    def inject(self, ws: Workspace, rng: random.Random) -> Run:
+        ws.erp.set_drift(self.tenant, self.drift)
+        return ws.run(env=self.run_env(ws.workdir) if self.run_env else {}, timeout=180)
+
+    def repair(self, ws: Workspace) -> None:
+        super().repair(ws)
+        ws.erp.set_drift(self.tenant, {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field, fields
 
 from erp_quality.lake import Lake
@@ -34,6 +35,7 @@ class Tally:
     duplicated: int = 0  # rows beyond one per (key, updated_at) (+ run for snapshots)
     extra_versions: int = 0  # rows beyond one per key (older versions are legitimate)
     phantom: int = 0  # keys landed that the source does not have
+    quarantined: int = 0  # source rows whose current version is in `_rejected/` instead
     state_ahead: int = 0  # trials whose saved state covered rows not landed
     silent: int = 0  # trials whose faulted run exited 0 where it had to fail
     unclear: int = 0  # trials whose failure was not one clear line (or showed a secret)
@@ -56,7 +58,7 @@ class Tally:
             or self.silent
             or self.unclear
             or self.failed_runs
-            or self.landed != self.expected
+            or self.landed + self.quarantined < self.expected
         )
 
 
@@ -78,6 +80,17 @@ def landed_rows(lake: Lake, stream: str) -> list[Row]:
     return [(tuple(r[:n]), r[n], r[n + 1]) for r in lake.query(sql)]
 
 
+def rejected_keys(lake: Lake, stream: str) -> set[tuple]:
+    """Keys of the rows of a stream quarantined to `_rejected/` (their JSON `record`)."""
+    folder = f"_rejected/{stream}"
+    if not any(k.endswith(".parquet") for k in lake.keys(f"{folder}/")):
+        return set()
+    _, std = KEYS[stream]
+    glob = f"s3://{lake.config.bucket}/{lake.config.root}/{folder}/**/*.parquet"
+    records = lake.query(f"SELECT record FROM read_parquet('{glob}', union_by_name = true)")
+    return {tuple(json.loads(r)[k] for k in std) for (r,) in records}
+
+
 def newest(rows: list[Row]) -> dict[tuple, int]:
     """Each key's newest landed version."""
     out: dict[tuple, int] = {}
@@ -96,7 +109,10 @@ def compare(lake: Lake, erp: SandboxServer, tenant: str) -> Tally:
         latest = newest(rows)
         tally.expected += len(source)
         tally.landed += len(latest.keys() & source.keys())
-        lost = [k for k, ts in source.items() if latest.get(k, -1) < ts]
+        unlanded = [k for k, ts in source.items() if latest.get(k, -1) < ts]
+        held = rejected_keys(lake, stream)
+        lost = [k for k in unlanded if k not in held]
+        tally.quarantined += len(unlanded) - len(lost)
         tally.lost += len(lost)
         if lost:
             tally.notes.append(f"{stream}: lost {len(lost)} e.g. {lost[:3]}")
@@ -121,7 +137,8 @@ def compare(lake: Lake, erp: SandboxServer, tenant: str) -> Tally:
 def state_ahead(state: dict | None, lake: Lake, erp: SandboxServer, tenant: str) -> list[str]:
     """Rows the saved state claims done that are not in the lake (empty: state ok).
 
-    A row is covered by a stream's bookmark when its ModifiedOn is before the
+    Rows quarantined to `_rejected/` are accounted for. A row is covered by a stream's
+    bookmark when its ModifiedOn is before the
     bookmark, or equal to it with its key in `bookmark_keys`.
     """
     bookmarks = ((state or {}).get("singer_state") or {}).get("bookmarks") or {}
@@ -135,10 +152,11 @@ def state_ahead(state: dict | None, lake: Lake, erp: SandboxServer, tenant: str)
             tuple(k) if isinstance(k, list) else (k,) for k in mark.get("bookmark_keys") or []
         }
         latest = newest(landed_rows(lake, stream))
+        held = rejected_keys(lake, stream)  # quarantined: accounted for, not lost
         missing = [
             k
             for k, ts in source_versions(erp, tenant, stream).items()
-            if (ts < at or (ts == at and k in keys_at)) and latest.get(k, -1) < ts
+            if (ts < at or (ts == at and k in keys_at)) and latest.get(k, -1) < ts and k not in held
         ]
         if missing:
             problems.append(f"{stream}: bookmark {value} covers {len(missing)} unlanded rows")

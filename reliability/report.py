@@ -64,14 +64,14 @@ def format_report(
     rows: dict[str, Tally], lines: dict[str, str], checks: list[tuple[str, bool, str]]
 ) -> list[str]:
     head = ("scenario", "trials", "expected", "landed", "lost", "duplicated")
-    head += ("older versions", "state ahead", "silent", "verdict")
+    head += ("quarantined", "older versions", "state ahead", "silent", "verdict")
     table = [head]
     for name, tl in rows.items():
-        counts = (tl.trials, tl.expected, tl.landed, tl.lost, tl.duplicated)
+        counts = (tl.trials, tl.expected, tl.landed, tl.lost, tl.duplicated, tl.quarantined)
         table.append((name, *counts, tl.extra_versions, tl.state_ahead, tl.silent, verdict(tl)))
     out = [*markdown(table)]
     if lines:
-        out += ["", "The one line each refused run showed:"]
+        out += ["", "The one line each refused (or warned) run showed:"]
         out += markdown([("scenario", "line")] + [(n, line[:150]) for n, line in lines.items()])
     notes = [(name, n) for name, tl in rows.items() for n in dict.fromkeys(tl.notes)]
     if notes:

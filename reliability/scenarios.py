@@ -1,26 +1,21 @@
 """The fault matrix as data: each row a fault, how many trials, the expected outcome.
 
-`Expect.first`: the faulted run must fail ("fails": exit ≠ 0, never silently 0),
-must succeed ("ok": the fault is retried away), or may do either ("any").
-`Expect.line`: the one line a failed run must show (a regular expression).
-`lands`: whether the faulted run may land data and save state at all.
-`rerun`: an ordinary rerun follows (after the fault is repaired) and the lake must then
-hold every source row exactly once per version.
+Each row's `Expect` and `Scenario`: `reliability/expect.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 
 from erp_sandbox.testing import SandboxServer, free_port
 
 from reliability.delta import DeltaKill
+from reliability.drift_scenarios import DRIFT
+from reliability.expect import FAILS_THEN_RECOVERS, RECOVERS, Scenario, rejected
 from reliability.faults import (
     ApiFault,
     BadProfile,
     BadSettings,
-    Fault,
     HandState,
     Kill,
     LoaderInput,
@@ -28,43 +23,6 @@ from reliability.faults import (
     Slowed,
     failing_puts,
 )
-
-
-@dataclass(frozen=True)
-class Expect:
-    first: str = "any"  # "ok" | "fails" | "any"
-    line: str | None = None
-    never: str | None = None  # a regular expression the faulted run's output must not match
-    lands: bool = True
-    rerun: bool = True
-
-
-RECOVERS = Expect(first="ok")
-FAILS_THEN_RECOVERS = Expect(first="fails")
-
-
-def rejected(line: str, rerun: bool = False, never: str | None = None) -> Expect:
-    """A run that must stop at once with one line, landing nothing and saving no state."""
-    return Expect(first="fails", line=line, never=never, lands=False, rerun=rerun)
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    fault: Fault
-    expect: Expect = field(default_factory=Expect)
-    trials: int = 1  # `make reliability`
-    soak_trials: int = 3  # `make soak`
-    short_trials: int | None = None  # `make test` (None: as many as `make reliability`)
-
-    def count(self, form: str) -> int:
-        """Trials in the matrix's form: "short", "full" or "soak"."""
-        if form == "soak":
-            return max(self.soak_trials, self.trials)
-        if form == "short" and self.short_trials is not None:
-            return self.short_trials
-        return self.trials
-
 
 GLOBEX = {"TAP_ERP_REQUEST_TIMEOUT_SECONDS": "10"}
 MUTATE = {
@@ -306,4 +264,4 @@ HAND_STATE = [
     ]
 ]
 
-SCENARIOS = [BASELINE, *API, *S3, *KILLS, *DELTA, *BAD_INPUT, *HAND_STATE]
+SCENARIOS = [BASELINE, *API, *S3, *KILLS, *DELTA, *BAD_INPUT, *HAND_STATE, *DRIFT]

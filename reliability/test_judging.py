@@ -6,12 +6,14 @@ from __future__ import annotations
 import pytest
 from erp_testing.processes import Run
 
+from reliability.expect import RECOVERS, Expect, rejected
 from reliability.lake import Tally
-from reliability.scenarios import RECOVERS, Expect, rejected
 from reliability.trial import judge_first
 
 LINE = "target-s3 failed: bucket 'x' does not exist (setting 'bucket')"
 KILL = Expect(first="fails")
+WARNS = Expect(first="ok", says=r"custom field 'U_X' is dropped")
+WARNING = "tap-erp 'products': custom field 'U_X' is dropped by the stream maps"
 
 
 @pytest.mark.parametrize(
@@ -29,6 +31,9 @@ KILL = Expect(first="fails")
         (rejected(r"bucket 'x'"), 1, f"{LINE} key acme-key-123", True, (0, 1, 0)),  # a secret
         (rejected(r"HTTP 404", never="retry"), 1, "HTTP 404 from GET; retry 1", True, (0, 1, 0)),
         (RECOVERS, None, "", True, (0, 1, 0)),  # still running at the timeout
+        (WARNS, 0, f"{WARNING}\nRun completed", True, (0, 0, 0)),
+        (WARNS, 0, "Run completed", True, (0, 1, 0)),  # dropped without a word
+        (WARNS, 0, f"{WARNING}\n{WARNING}", True, (0, 1, 0)),  # said twice, not once
     ],
 )
 def test_judge_first(
@@ -53,6 +58,8 @@ def test_judge_first(
         ({"trials": 1, "silent": 1}, False),
         ({"trials": 1, "phantom": 1}, False),
         ({"trials": 1, "extra_versions": 5}, True),  # older versions are history
+        ({"trials": 1, "expected": 10, "landed": 8, "quarantined": 2}, True),  # in _rejected/
+        ({"trials": 1, "expected": 10, "landed": 8, "quarantined": 1}, False),
     ],
 )
 def test_a_row_passes_only_without_loss_duplicates_or_state_ahead(

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from reliability.expect import Scenario
 from reliability.report import record_check, record_row
-from reliability.scenarios import BASELINE, SCENARIOS, Scenario
+from reliability.scenarios import BASELINE, SCENARIOS
 from reliability.trial import Outcome, trial
 from reliability.workspace import Lab, workspace
 
@@ -22,7 +23,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def judged(request: pytest.FixtureRequest, scenario: Scenario, outcome: Outcome) -> None:
-    line = outcome.line if scenario.expect.line else ""
+    line = outcome.line if scenario.expect.line or scenario.expect.says else ""
     record_row(request.node, scenario.name, outcome.tally, line)
     assert outcome.tally.passed, outcome.tally.notes
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from erp_testing.processes import Run, error_line
 
+from reliability.expect import Expect, Scenario
 from reliability.lake import Tally
-from reliability.scenarios import Expect, Scenario
 from reliability.workspace import SECRETS, Lab
 
 
@@ -37,6 +37,12 @@ def judge_first(expect: Expect, run: Run, injected: bool) -> tuple[Tally, str]:
         tally.failed_runs += 1
     elif run.rc != 0 and expect.first == "any":
         tally.notes.append(f"faulted run exit {run.rc}: {line[:140]}")
+    if expect.says:
+        said = [x for x in run.output.splitlines() if re.search(expect.says, x)]
+        line = said[0] if said else ""
+        if len(said) != 1:
+            tally.unclear += 1
+            tally.notes.append(f"{expect.says!r} said {len(said)} times, not once")
     shown = [s for s in SECRETS if s in run.output]
     if shown:
         tally.unclear += 1
@@ -79,5 +85,10 @@ def trial(scenario: Scenario, index: int, lab: Lab) -> Outcome:
                 tally.failed_runs += 1
                 tally.notes.append(f"rerun exit {rerun.rc}: {error_line(rerun)[:140]}")
             tally.add(ws.compare())
+        elif expect.first == "ok":  # no rerun: the faulted run alone must land everything
+            tally.add(ws.compare())
+        if tally.quarantined != expect.quarantined:
+            tally.unclear += 1
+            tally.notes.append(f"{tally.quarantined} rows quarantined, not {expect.quarantined}")
     tally.notes = [re.sub(r"\s+", " ", n) for n in tally.notes]
     return Outcome(tally, first, line)

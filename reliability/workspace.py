@@ -168,3 +168,5 @@ def workspace(lab: Lab, tenant: str = "acme", **env: str) -> Iterator[Workspace]
         finally:
             with contextlib.suppress(Exception):
                 lab.erp.set_faults(tenant, {})
+            with contextlib.suppress(Exception):
+                lab.erp.set_drift(tenant, {})

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
+from erp_testing.drift import batch_root_under_a_file as under_a_file
+from erp_testing.drift import map_files
 from erp_testing.project import ROOT, STREAMS, state_id
 
 ENV = "demo"
 RUN = (f"--environment={ENV}", "run", "tap-erp", "target-s3")
-MAPS = ROOT / "transforms" / "erp_sandbox"
 KEYS = {
     "sales_orders": "order_id",
     "sales_order_lines": "order_line_id",
@@ -52,13 +52,7 @@ def get_state(project) -> dict:
 
 def map_products(project, *, voltage: bool) -> None:
     """acme's map files, with or without `spec_voltage: U_Voltage` (a new custom field)."""
-    client = yaml.safe_load((MAPS / "clients" / "acme.yml").read_text())
-    if not voltage:
-        del client["products"]["spec_voltage"]
-    path = project.workdir / f"acme-voltage-{voltage}.yml"
-    path.write_text(yaml.safe_dump(client))
-    files = [str(MAPS / "standard_model.yml"), str(path)]
-    project.env["TAP_ERP_STREAM_MAP_FILES"] = json.dumps(files)
+    project.env["TAP_ERP_STREAM_MAP_FILES"] = map_files(project.workdir, voltage=voltage)
 
 
 def backfill(project, stream: str) -> subprocess.CompletedProcess[str]:
@@ -76,11 +70,7 @@ def backfill(project, stream: str) -> subprocess.CompletedProcess[str]:
 
 def batch_root_under_a_file(project) -> None:
     """The batch folder cannot be created: its parent is a file."""
-    blocker = project.workdir / "not-a-folder"
-    blocker.write_text("x")
-    root = (blocker / "batches").as_uri()
-    config = {"encoding": {"format": "jsonl"}, "storage": {"root": root}, "batch_size": 100000}
-    project.env["TAP_ERP_BATCH_CONFIG"] = json.dumps(config)
+    project.env["TAP_ERP_BATCH_CONFIG"] = under_a_file(project.workdir)
 
 
 def batch_folder(project) -> Path:
