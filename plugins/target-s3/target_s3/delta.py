@@ -32,7 +32,7 @@ import typing as t
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from target_s3.errors import ConfigError, DataError, StorageError
@@ -51,6 +51,11 @@ DELETED = "_sdc_deleted_at"
 RUN_ID = "_run_id"
 LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
 DELTA_ATTEMPTS = 8
+# a MERGE's working memory (join, sort) beyond this spills to local disk
+MERGE_MEMORY_BYTES = 64 << 20
+# files a MERGE rewrites are written in row groups of this many rows (arrow-rs buffers a
+# whole row group, 1M rows by default)
+MERGE_ROW_GROUP_ROWS = 64 * 1024
 _ORDER = "__target_s3_order"
 
 
@@ -325,6 +330,9 @@ class CurrentTable:
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
+                streamed_exec=False,  # the batch's key range prunes the target's files
+                max_spill_size=MERGE_MEMORY_BYTES,
+                writer_properties=WriterProperties(max_row_group_size=MERGE_ROW_GROUP_ROWS),
                 commit_properties=self._properties(batch, "merge"),
             )
             .when_matched_delete(f"s.{_q(DELETED)} IS NOT NULL")
@@ -343,6 +351,7 @@ class CurrentTable:
                 on,
                 source_alias="s",
                 target_alias="t",
+                max_spill_size=MERGE_MEMORY_BYTES,
                 commit_properties=self._properties(batch, "snapshot"),
             )
             .when_not_matched_by_source_delete()
