@@ -52,10 +52,12 @@ RUN_ID = "_run_id"
 LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
 DELTA_ATTEMPTS = 8
 # a MERGE's working memory (join, sort) beyond this spills to local disk
-MERGE_MEMORY_BYTES = 64 << 20
+MERGE_MEMORY_BYTES = 32 << 20
 # files a MERGE rewrites are written in row groups of this many rows (arrow-rs buffers a
 # whole row group, 1M rows by default)
-MERGE_ROW_GROUP_ROWS = 64 * 1024
+MERGE_ROW_GROUP_ROWS = 16 * 1024
+# a data file is written in memory, then uploaded: files of at most this size
+TARGET_FILE_BYTES = 16 << 20
 _ORDER = "__target_s3_order"
 
 
@@ -196,6 +198,7 @@ class CurrentTable:
                 schema,
                 mode="ignore",
                 description=description,
+                configuration={"delta.targetFileSize": str(TARGET_FILE_BYTES)},
                 storage_options=self.options,
             )
         except (DeltaError, OSError):  # created meanwhile by another run
