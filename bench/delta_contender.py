@@ -98,7 +98,8 @@ def meltano_delta(bench: Bench, index: int) -> RunResult:
 
     peaks = {p: max(full.peak_mb.get(p, 0.0), merge.peak_mb.get(p, 0.0)) for p in full.peak_mb}
     note = (
-        f"full load {full.seconds:.1f} s; {changed:,} changed lines merged: run "
+        f"full load {full.seconds:.1f} s, peak RSS MB {max(full.peak_mb.values()):,.0f}; "
+        f"{changed:,} changed lines merged: run "
         f"{merge.seconds:.1f} s (its MERGE commits {merged:.1f} s), peak RSS MB "
         f"{max(merge.peak_mb.values()):,.0f}; the same lines landed alone (parquet): "
         f"{landed.seconds:.1f} s"

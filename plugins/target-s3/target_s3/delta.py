@@ -32,7 +32,7 @@ import typing as t
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from target_s3.errors import ConfigError, DataError, StorageError
@@ -51,6 +51,13 @@ DELETED = "_sdc_deleted_at"
 RUN_ID = "_run_id"
 LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
 DELTA_ATTEMPTS = 8
+# a MERGE's working memory (join, sort) beyond this spills to local disk
+MERGE_MEMORY_BYTES = 32 << 20
+# files a MERGE rewrites are written in row groups of this many rows (arrow-rs buffers a
+# whole row group, 1M rows by default)
+MERGE_ROW_GROUP_ROWS = 16 * 1024
+# a data file is written in memory, then uploaded: files of at most this size
+TARGET_FILE_BYTES = 16 << 20
 _ORDER = "__target_s3_order"
 
 
@@ -191,6 +198,7 @@ class CurrentTable:
                 schema,
                 mode="ignore",
                 description=description,
+                configuration={"delta.targetFileSize": str(TARGET_FILE_BYTES)},
                 storage_options=self.options,
             )
         except (DeltaError, OSError):  # created meanwhile by another run
@@ -325,6 +333,9 @@ class CurrentTable:
                 source_alias="s",
                 target_alias="t",
                 merge_schema=True,
+                streamed_exec=False,  # the batch's key range prunes the target's files
+                max_spill_size=MERGE_MEMORY_BYTES,
+                writer_properties=WriterProperties(max_row_group_size=MERGE_ROW_GROUP_ROWS),
                 commit_properties=self._properties(batch, "merge"),
             )
             .when_matched_delete(f"s.{_q(DELETED)} IS NOT NULL")
@@ -343,6 +354,7 @@ class CurrentTable:
                 on,
                 source_alias="s",
                 target_alias="t",
+                max_spill_size=MERGE_MEMORY_BYTES,
                 commit_properties=self._properties(batch, "snapshot"),
             )
             .when_not_matched_by_source_delete()
