@@ -37,7 +37,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from target_s3.errors import ConfigError, DataError, StorageError
 from target_s3.layout import join_key, safe_segment
-from target_s3.types import TIMESTAMP
+from target_s3.types import DELETED, TIMESTAMP
 from target_s3.widening import holds
 
 if t.TYPE_CHECKING:
@@ -47,7 +47,6 @@ if t.TYPE_CHECKING:
 logger = logging.getLogger("target-s3")
 
 CURRENT_FOLDER = "_current"
-DELETED = "_sdc_deleted_at"
 RUN_ID = "_run_id"
 LINEAGE = ("_client_id", "_run_id", "_extracted_at", "_loaded_at", "_source_system")
 DELTA_ATTEMPTS = 8

@@ -23,7 +23,6 @@ import pyarrow as pa
 
 from target_s3.audit import write_audit
 from target_s3.contract import Contracts
-from target_s3.delta import CurrentTable
 from target_s3.errors import AuditError, TargetS3Error
 from target_s3.layout import Layout
 from target_s3.publish import Publisher
@@ -31,6 +30,7 @@ from target_s3.state_gate import StateGate
 from target_s3.storage import Storage
 
 if t.TYPE_CHECKING:
+    from target_s3.delta import CurrentTable
     from target_s3.publish import Batch
     from target_s3.settings import Settings
 
@@ -121,6 +121,10 @@ class Run:
         """The stream's current-state table (one per stream, whatever its schema versions)."""
         table = self.current.get(stream)
         if table is None or table.keys != list(key_properties or []):
+            # Imported here: deltalake adds ~25 MB to every loader's RSS, and
+            # Parquet-only runs never need it.
+            from target_s3.delta import CurrentTable
+
             table = CurrentTable(
                 stream,
                 key_properties,

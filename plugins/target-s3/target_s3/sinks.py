@@ -19,10 +19,10 @@ from singer_sdk.exceptions import InvalidRecord
 from singer_sdk.sinks import BatchSink
 from singer_sdk.sinks.core import JSONSchemaValidator
 
-from target_s3.delta import DELETED
 from target_s3.errors import DataError
 from target_s3.parquet import ParquetFiles
 from target_s3.run import BatchFiles
+from target_s3.types import DELETED
 from target_s3.values import json_encoder
 
 if t.TYPE_CHECKING:

@@ -60,6 +60,8 @@ from target_s3.values import (
 )
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+#: The column a delete record sets (the tap's `_sdc_deleted_at`).
+DELETED = "_sdc_deleted_at"
 
 
 @dataclass(frozen=True)

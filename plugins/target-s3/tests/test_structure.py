@@ -100,3 +100,20 @@ def test_memory_pool_is_chosen_when_the_target_starts_not_at_import():
     assert default != "system"
     assert imported == default, "importing the target must not change the memory pool"
     assert started == "system"
+
+
+def test_a_parquet_only_loader_never_loads_deltalake():
+    """deltalake costs every process ~25 MB; only `table_format: delta` imports it."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import target_s3.target
+        target_s3.target.TargetS3(config={"bucket": "b", "client_id": "c"})
+        print("deltalake" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == "False"
